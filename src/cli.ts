@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { systemClock } from './clock.js';
+import { checkCommand } from './commands/check.js';
+import { runCommand } from './commands/run.js';
+import { formatLineError } from './config/tests-file.js';
+import { DEFAULT_SETTINGS, readSettingsFile, resolveSettings, settingsFromEnv, type RawSettings, type Settings } from './config/settings.js';
+import { CanihazError, ExitCode, exitCodeFor } from './errors.js';
+import { createLogger } from './log.js';
+
+const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  settings: { type: 'string' },
+  'stop-file': { type: 'string' },
+  'lock-dir': { type: 'string' },
+  'state-dir': { type: 'string' },
+  statsd: { type: 'string' },
+  graphite: { type: 'string' },
+  prefix: { type: 'string' },
+  'statsd-prefix': { type: 'string' },
+  'graphite-prefix': { type: 'string' },
+  'max-frequency': { type: 'string' },
+  'max-inflight': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const COMMON_HELP = `Options (each also settable in the settings file as key = value, or as CANIHAZ_<KEY>):
+  -c, --config PATH          tests file, or directory of *.conf files   [${DEFAULT_SETTINGS.config}]
+      --settings PATH        agent settings file                       [${DEFAULT_SETTINGS.settingsFile}]
+      --stop-file PATH       while this file exists, nothing runs      [${DEFAULT_SETTINGS.stopFile}]
+      --lock-dir PATH        where the three lock slots live           [${DEFAULT_SETTINGS.lockDir}]
+      --statsd HOST:PORT     where the word "statsd" sends             [127.0.0.1:8125]
+      --graphite HOST:PORT   where the word "graphite" sends           [127.0.0.1:2003]
+      --prefix P             metric prefix ({host} = short hostname)   [canihaz]
+      --statsd-prefix P      StatsD prefix                             [<prefix>]
+      --graphite-prefix P    Graphite prefix                           [<prefix>.{host}]
+      --max-frequency N      highest executions/minute of one test     [${DEFAULT_SETTINGS.maxFrequency}]
+      --max-inflight N       most executions in flight in one run      [${DEFAULT_SETTINGS.maxInflight}]
+      --log-level L          debug|info|notice|warn|error              [${DEFAULT_SETTINGS.logLevel}]
+      --log-format F         logfmt|json                               [${DEFAULT_SETTINGS.logFormat}]
+  -h, --help                 this help`;
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: ParseArgsConfig['options'];
+  run(values: Record<string, string | boolean | undefined>, settings: Settings, settingsProblems: string[]): Promise<ExitCode>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    summary: 'run every configured test for this minute (what cron runs every minute)',
+    usage: `canihaz run [--config PATH] [--lifetime SECONDS] [options]
+
+Owns the wall-clock minute it starts in (or [now, now + SECONDS) with --lifetime), paces every
+test's executions evenly across it, catches up after a late start, reports every execution, and
+exits 0 once in-flight executions are done and metrics are flushed.
+
+      --lifetime SECONDS     own [now, now + SECONDS) instead of the minute (1-60); for trials`,
+    options: { lifetime: { type: 'string' } },
+    async run(values, settings, settingsProblems) {
+      const lifetime = values.lifetime === undefined ? undefined : parseLifetime(String(values.lifetime));
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+      for (const p of settingsProblems) logger.warn(`settings line skipped: ${p}`);
+      return runCommand({
+        settings,
+        clock: systemClock,
+        logger,
+        hostname: osHostname(),
+        ...(lifetime !== undefined ? { lifetimeSeconds: lifetime } : {}),
+      });
+    },
+  },
+  check: {
+    summary: 'validate the tests config and settings without running anything',
+    usage: `canihaz check [--config PATH] [options]
+
+Prints every problem as FILE:LINE: field: reason. Exit 0 when clean, 1 when not, 2 when the
+config cannot be read. Works as Puppet's validate_cmd and Chef's verify (any file name).`,
+    options: {},
+    async run(_values, settings, settingsProblems) {
+      return checkCommand({
+        settings,
+        settingsProblems,
+        out: (l) => process.stdout.write(l + '\n'),
+        err: (l) => process.stderr.write(l + '\n'),
+      });
+    },
+  },
+};
+
+function parseLifetime(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 60) {
+    throw new CanihazError('E_USAGE', `Expected \`--lifetime\` to be a whole number of seconds from 1 to 60, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `canihaz ${version()} — capacity-test agent for fleets of servers
+
+Usage: canihaz <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
+
+Run "canihaz <command> --help" for a command's options.
+  -V, --version   print the version`;
+}
+
+/** Settings from file < environment < flags; problems in the file are returned, not thrown. */
+async function loadSettings(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) {
+  const flagFile = typeof values.settings === 'string' ? values.settings : undefined;
+  const file = flagFile ?? env.CANIHAZ_SETTINGS ?? DEFAULT_SETTINGS.settingsFile;
+  const explicit = flagFile !== undefined || env.CANIHAZ_SETTINGS !== undefined;
+  const read = await readSettingsFile(file, explicit);
+  if (read.status === 'unreadable') throw new CanihazError('E_UNREADABLE', `cannot read settings: ${read.message}`);
+  const flags: RawSettings = {};
+  for (const [flag, value] of Object.entries(values)) {
+    if (typeof value !== 'string' || flag === 'settings' || flag === 'lifetime') continue;
+    flags[flag.replaceAll('-', '_') as keyof RawSettings] = value;
+  }
+  const resolved = resolveSettings(
+    [
+      { source: file, raw: read.status === 'ok' ? read.raw : {} },
+      { source: 'environment', raw: settingsFromEnv(env) },
+      { source: 'flags', raw: flags },
+    ],
+    file,
+  );
+  if (!resolved.ok) {
+    const p = resolved.problems[0]!;
+    const name = p.source === 'flags' ? `--${p.field.replaceAll('_', '-')}` : p.source === 'environment' ? `CANIHAZ_${p.field.toUpperCase()}` : p.field;
+    throw new CanihazError('E_USAGE', `Expected \`${name}\` to be valid: ${p.message}`);
+  }
+  return { settings: resolved.settings, problems: read.status === 'ok' ? read.errors.map(formatLineError) : [] };
+}
+
+/** Parses argv, runs a command, and returns the exit code; never throws. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExitCode> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp() + '\n');
+    return name === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(version() + '\n');
+    return ExitCode.OK;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new CanihazError('E_USAGE', `unknown command "${name}"; expected one of ${Object.keys(COMMANDS).join(', ')}`);
+    let values;
+    try {
+      ({ values } = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...command.options }, strict: true, allowPositionals: false }));
+    } catch (err) {
+      throw new CanihazError('E_USAGE', (err as Error).message);
+    }
+    if (values.help) {
+      process.stdout.write(`Usage: ${command.usage}\n\n${COMMON_HELP}\n`);
+      return ExitCode.OK;
+    }
+    const { settings, problems } = await loadSettings(values, env);
+    return await command.run(values, settings, problems);
+  } catch (err) {
+    if (err instanceof CanihazError) {
+      process.stderr.write(`canihaz: ${err.message}\n`);
+      if (err.code === 'E_USAGE') process.stderr.write(`Run "canihaz ${command ? name + ' ' : ''}--help" for usage.\n`);
+      return exitCodeFor(err.code);
+    }
+    process.stderr.write(`canihaz: internal error (a bug): ${(err as Error)?.stack ?? String(err)}\n`);
+    return ExitCode.INTERNAL;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  () => {
+    process.exitCode = ExitCode.INTERNAL;
+  },
+);

@@ -1,0 +1,42 @@
+import { formatLineError, loadTests } from '../config/tests-file.js';
+import type { Settings } from '../config/settings.js';
+import { ExitCode } from '../errors.js';
+
+/** What `check` needs. */
+export interface CheckOptions {
+  settings: Settings;
+  /** Problems already found in the settings file (reported first, with the same format). */
+  settingsProblems: string[];
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/**
+ * Validates the tests config without running anything: every problem on its own line as
+ * `FILE:LINE: field: reason`. Exit 0 clean, 1 problems, 2 unreadable.
+ */
+export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
+  const { settings, out, err } = options;
+  const loaded = await loadTests(settings.config, {
+    maxFrequency: settings.maxFrequency,
+    destinationDefaults: settings.destinationDefaults,
+  });
+  for (const p of options.settingsProblems) err(p);
+  if (loaded.status === 'missing') {
+    err(`${settings.config}: no such file or directory`);
+    return ExitCode.UNREADABLE;
+  }
+  if (loaded.status === 'unreadable') {
+    err(loaded.message);
+    return ExitCode.UNREADABLE;
+  }
+  for (const e of loaded.errors) err(formatLineError(e));
+  const problems = loaded.errors.length + options.settingsProblems.length;
+  const tests = loaded.specs.length;
+  out(
+    problems === 0
+      ? `ok: ${tests} test${tests === 1 ? '' : 's'} in ${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'}`
+      : `${problems} problem${problems === 1 ? '' : 's'}; ${tests} valid test${tests === 1 ? '' : 's'}`,
+  );
+  return problems === 0 ? ExitCode.OK : ExitCode.INVALID;
+}

@@ -1,0 +1,63 @@
+import type { z } from 'zod';
+
+/**
+ * Why an execution failed. Probes may add their own lower-case `[a-z0-9_]` reasons; these are
+ * the shared ones. `aborted` is set by the scheduler (stop file, signal) and is never a failure.
+ */
+export type FailureReason =
+  | 'timeout'
+  | 'refused'
+  | 'reset'
+  | 'dns'
+  | 'tls'
+  | 'aborted'
+  | 'other'
+  | `status_${number}`
+  | (string & {});
+
+/** The outcome of one execution: data, never an exception. */
+export interface ProbeResult {
+  ok: boolean;
+  /** Milliseconds from dispatch to completion (or to the failure). */
+  latencyMs: number;
+  /** Set when `ok` is false. */
+  reason?: FailureReason;
+}
+
+/** One configured test's way of executing once; created once per test, reused for every tick. */
+export interface Probe {
+  /**
+   * Runs one execution. Must resolve (never reject) with a result; must honour `signal`, which
+   * aborts when the run is stopped (the result's reason is then `aborted`).
+   */
+  execute(signal: AbortSignal): Promise<ProbeResult>;
+  /** Releases connections and other resources; called once when the test is removed or the run ends. */
+  close(): Promise<void>;
+}
+
+/** The key=value fields of a config line: each key with every value it was given, in order. */
+export type ProbeParams = ReadonlyMap<string, readonly string[]>;
+
+/** What the registry knows about one probe type: how to validate its fields and build it. */
+export interface ProbeType<Options = unknown> {
+  /** The `test_type` word in the config. */
+  readonly name: string;
+  /** Default cap on executions of one test in flight at once, when the line sets no `concurrency`. */
+  readonly defaultConcurrency: number;
+  /**
+   * Validates the line's key=value fields. Returns the options or every problem found, each naming
+   * the field (the key) it is about.
+   */
+  parse(params: ProbeParams): { ok: true; options: Options; timeoutMs: number } | { ok: false; issues: ParamIssue[] };
+  /** Builds a probe from validated options. */
+  create(options: Options): Probe;
+}
+
+/** One problem with a key=value field. */
+export interface ParamIssue {
+  field: string;
+  message: string;
+}
+
+/** Helper for probe types built on a zod schema over single-valued keys (see http.ts for use). */
+export type ZodIssueList = z.core.$ZodIssue[];

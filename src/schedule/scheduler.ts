@@ -1,0 +1,271 @@
+import type { Clock } from '../clock.js';
+import type { TestSpec } from '../config/tests-file.js';
+import type { Logger } from '../log.js';
+import type { MetricEvent } from '../metrics/sink.js';
+import { createHistogram, type Histogram } from '../metrics/histogram.js';
+import type { Probe } from '../probes/probe.js';
+import { phaseFor, planTicks, type Plan } from './plan.js';
+
+/** What the scheduler needs from the run around it. */
+export interface SchedulerOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Host name that seeds each test's phase. */
+  hostname: string;
+  /** The window the run owns, on the clock's monotonic scale: [start, end). */
+  window: { start: number; end: number };
+  /** Receives every event of every test; must not block. */
+  emit(spec: TestSpec, event: MetricEvent): void;
+  /** Most executions in flight across all tests (agent-wide); a tick beyond it is dropped. Default: no cap. */
+  maxInflight?: number;
+}
+
+/** End-of-run figures for one test. */
+export interface TestSummary {
+  name: string;
+  requested: number;
+  started: number;
+  ok: number;
+  failed: number;
+  dropped: number;
+  missed: number;
+  aborted: number;
+  p50: number;
+  p99: number;
+}
+
+/** Drives every test's plan on the clock: open model, drop-and-count, live re-planning. */
+export interface Scheduler {
+  /**
+   * Makes the running set of tests equal to `specs`: new tests start, removed tests stop scheduling
+   * (their in-flight executions finish), changed tests re-plan their remaining ticks from now.
+   * `catchUp` is true only for the config read at start-up.
+   */
+  apply(specs: readonly TestSpec[], options: { catchUp: boolean }): void;
+  /** Ends scheduling now and aborts every execution in flight (stop file, signal). */
+  abort(): void;
+  /** Lives the window, then resolves once no execution is in flight. */
+  run(): Promise<void>;
+  /** Executions in flight right now, across all tests. */
+  readonly inflight: number;
+  /** Per-test figures so far, in the order tests first appeared. */
+  summaries(): TestSummary[];
+}
+
+interface Stats {
+  requested: number;
+  started: number;
+  ok: number;
+  failed: number;
+  dropped: number;
+  missed: number;
+  aborted: number;
+  latency: Histogram;
+}
+
+/** Creates a scheduler for one window. */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const { clock, logger, window } = options;
+  const maxInflight = options.maxInflight ?? Infinity;
+  const wallOffset = clock.wallNow() - clock.now();
+  const toWall = (mono: number) => mono + wallOffset;
+  const stats = new Map<string, Stats>();
+  const runners = new Map<string, Runner>();
+  const draining = new Set<Promise<void>>();
+  const abortAll = new AbortController();
+  const windowOver = new AbortController();
+  let inflight = 0;
+
+  const statsFor = (name: string): Stats => {
+    let s = stats.get(name);
+    if (!s) {
+      s = { requested: 0, started: 0, ok: 0, failed: 0, dropped: 0, missed: 0, aborted: 0, latency: createHistogram() };
+      stats.set(name, s);
+    }
+    return s;
+  };
+
+  /** One test's loop over one plan. Replaced (not mutated) when the test changes. */
+  class Runner {
+    readonly spec: TestSpec;
+    readonly #plan: Plan;
+    readonly #probe: Probe;
+    readonly #stats: Stats;
+    readonly #stopLoop = new AbortController();
+    #inflight = 0;
+    #loopEnded = false;
+    #onIdle: (() => void) | undefined;
+    readonly finished: Promise<void>;
+
+    constructor(spec: TestSpec, plan: Plan, probe: Probe) {
+      this.spec = spec;
+      this.#plan = plan;
+      this.#probe = probe;
+      this.#stats = statsFor(spec.name);
+      this.#stats.requested += plan.requested;
+      if (plan.missed > 0) this.#missed(plan.missed, clock.now());
+      this.finished = this.#loop().then(() => this.#close());
+    }
+
+    stop(): void {
+      this.#stopLoop.abort();
+    }
+
+    #missed(count: number, at: number): void {
+      this.#stats.missed += count;
+      options.emit(this.spec, { kind: 'missed', test: this.spec.name, tickWallMs: toWall(at), count });
+    }
+
+    async #loop(): Promise<void> {
+      const plan = this.#plan;
+      const signal = AbortSignal.any([this.#stopLoop.signal, abortAll.signal, windowOver.signal]);
+      let i = 0;
+      while (i < plan.count && !signal.aborted) {
+        const due = plan.tickAt(i);
+        if (due > clock.now()) await clock.sleepUntil(due, signal);
+        if (signal.aborted) break;
+        // Fire every tick that is due now; a late wake-up fires the backlog at once (open model).
+        const now = clock.now();
+        if (now >= window.end) break;
+        while (i < plan.count && plan.tickAt(i) <= now) this.#fire(plan.tickAt(i++));
+      }
+      // Ticks the window ended before (a stalled event loop) are missed; a stopped test's are not owed.
+      if (i < plan.count && !this.#stopLoop.signal.aborted && !abortAll.signal.aborted) {
+        this.#missed(plan.count - i, Math.min(clock.now(), window.end));
+      } else if (i < plan.count) {
+        this.#stats.requested -= plan.count - i;
+      }
+      this.#loopEnded = true;
+    }
+
+    #fire(tick: number): void {
+      const spec = this.spec;
+      const tickWallMs = toWall(tick);
+      if (this.#inflight >= spec.concurrency || inflight >= maxInflight) {
+        this.#stats.dropped++;
+        options.emit(spec, { kind: 'dropped', test: spec.name, tickWallMs });
+        return;
+      }
+      const dispatched = clock.now();
+      const lagMs = Math.max(0, dispatched - tick);
+      this.#inflight++;
+      inflight++;
+      this.#stats.started++;
+      let result;
+      try {
+        result = this.#probe.execute(abortAll.signal);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result
+        .catch((err: unknown) => {
+          logger.error('probe threw (a bug: probes must return results)', { test: spec.name, error: String(err) });
+          return { ok: false, latencyMs: clock.now() - dispatched, reason: 'other' };
+        })
+        .then((r) => {
+          this.#inflight--;
+          inflight--;
+          if (r.reason === 'aborted') {
+            this.#stats.aborted++;
+            options.emit(spec, { kind: 'aborted', test: spec.name, tickWallMs, latencyMs: r.latencyMs });
+          } else {
+            if (r.ok) this.#stats.ok++;
+            else this.#stats.failed++;
+            this.#stats.latency.record(r.latencyMs);
+            options.emit(spec, {
+              kind: 'execution',
+              test: spec.name,
+              tickWallMs,
+              ok: r.ok,
+              ...(r.ok ? {} : { reason: r.reason ?? 'other' }),
+              latencyMs: r.latencyMs,
+              lagMs,
+            });
+          }
+          if (this.#inflight === 0) this.#onIdle?.();
+        });
+    }
+
+    async #close(): Promise<void> {
+      if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
+      await this.#probe.close().catch((err: unknown) => logger.warn('probe close failed', { test: this.spec.name, error: String(err) }));
+    }
+  }
+
+  const retire = (runner: Runner) => {
+    runner.stop();
+    const p = runner.finished.finally(() => draining.delete(p));
+    draining.add(p);
+  };
+
+  const start = (spec: TestSpec, catchUp: boolean) => {
+    const now = clock.now();
+    const from = Math.max(now, window.start);
+    const periodMs = spec.frequency > 0 ? 60_000 / spec.frequency : Infinity;
+    const plan = planTicks({
+      windowStart: window.start,
+      windowEnd: window.end,
+      frequency: spec.frequency,
+      phaseMs: phaseFor(options.hostname, spec.name, periodMs),
+      from,
+      catchUp,
+    });
+    let probe: Probe;
+    try {
+      probe = spec.probeType.create(spec.options);
+    } catch (err) {
+      logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
+      return;
+    }
+    runners.set(spec.name, new Runner(spec, plan, probe));
+    logger.debug('test scheduled', { test: spec.name, frequency: spec.frequency, ticks: plan.count, missed: plan.missed });
+  };
+
+  let closed = false;
+  return {
+    apply(specs, { catchUp }) {
+      if (closed) return;
+      const wanted = new Map(specs.map((s) => [s.name, s]));
+      for (const [name, runner] of runners) {
+        const next = wanted.get(name);
+        if (!next || next.fingerprint !== runner.spec.fingerprint) {
+          runners.delete(name);
+          retire(runner);
+          logger.info(next ? 'test changed' : 'test removed', { test: name });
+        }
+      }
+      for (const spec of specs) {
+        if (runners.has(spec.name)) continue;
+        start(spec, catchUp);
+      }
+    },
+    abort() {
+      abortAll.abort();
+    },
+    async run() {
+      await clock.sleepUntil(window.end, abortAll.signal);
+      closed = true;
+      windowOver.abort();
+      for (const runner of runners.values()) retire(runner);
+      runners.clear();
+      while (draining.size > 0) await Promise.all([...draining]);
+    },
+    get inflight() {
+      return inflight;
+    },
+    summaries() {
+      return [...stats].map(([name, s]) => ({
+        name,
+        requested: s.requested,
+        started: s.started,
+        ok: s.ok,
+        failed: s.failed,
+        dropped: s.dropped,
+        missed: s.missed,
+        aborted: s.aborted,
+        p50: s.latency.percentile(50),
+        p99: s.latency.percentile(99),
+      }));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Clock } from '../../src/clock.js';
+
+/** A clock that moves only when told to; sleepers wake in time order as it advances. */
+export class FakeClock implements Clock {
+  #mono: number;
+  #wallOffset: number;
+  #sleepers: { at: number; resolve: () => void }[] = [];
+
+  constructor(startMono = 1_000, startWall = Date.UTC(2026, 10, 22, 12, 0, 0)) {
+    this.#mono = startMono;
+    this.#wallOffset = startWall - startMono;
+  }
+  now(): number {
+    return this.#mono;
+  }
+  wallNow(): number {
+    return this.#mono + this.#wallOffset;
+  }
+  sleepUntil(monoMs: number, signal?: AbortSignal): Promise<void> {
+    if (monoMs <= this.#mono || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const sleeper = { at: monoMs, resolve };
+      this.#sleepers.push(sleeper);
+      signal?.addEventListener('abort', () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        resolve();
+      }, { once: true });
+    });
+  }
+  /** Number of pending sleepers. */
+  get pending(): number {
+    return this.#sleepers.length;
+  }
+  /** Moves time forward by `ms`, waking every sleeper due on the way, in order, letting microtasks run. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#mono + ms;
+    for (;;) {
+      await flushMicrotasks();
+      this.#sleepers.sort((a, b) => a.at - b.at);
+      const next = this.#sleepers[0];
+      if (!next || next.at > target) break;
+      this.#sleepers.shift();
+      this.#mono = Math.max(this.#mono, next.at);
+      next.resolve();
+    }
+    this.#mono = target;
+    await flushMicrotasks();
+  }
+}
+
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { phaseFor, planTicks, windowFor, type PlanInput } from '../../src/schedule/plan.js';
+
+const W = { windowStart: 0, windowEnd: 60_000 };
+const ticks = (input: PlanInput) => {
+  const p = planTicks(input);
+  return Array.from({ length: p.count }, (_, i) => p.tickAt(i));
+};
+
+describe('planTicks', () => {
+  it.each([
+    // frequency, phase, from, catchUp → count, missed, requested
+    { f: 60, phase: 0, from: 0, catchUp: true, count: 60, missed: 0, requested: 60 },
+    { f: 60, phase: 999, from: 0, catchUp: true, count: 60, missed: 0, requested: 60 },
+    { f: 1, phase: 30_000, from: 0, catchUp: true, count: 1, missed: 0, requested: 1 },
+    { f: 0, phase: 0, from: 0, catchUp: true, count: 0, missed: 0, requested: 0 },
+    { f: 60_000, phase: 0.5, from: 0, catchUp: true, count: 60_000, missed: 0, requested: 60_000 },
+    // Late by 30 s: 30 ticks behind, 30 s left at 2x = 60 ticks of room: all 60 delivered.
+    { f: 60, phase: 0, from: 30_000, catchUp: true, count: 60, missed: 0, requested: 60 },
+    // Late by 45 s: 15 s left at 2/s = 30 ticks; 30 missed.
+    { f: 60, phase: 0, from: 45_000, catchUp: true, count: 30, missed: 30, requested: 60 },
+    // Same lateness, no catch-up (a test added mid-window): only its share of the rest.
+    { f: 60, phase: 0, from: 45_000, catchUp: false, count: 15, missed: 0, requested: 15 },
+    { f: 60, phase: 500, from: 45_000, catchUp: false, count: 15, missed: 0, requested: 15 },
+    { f: 60, phase: 0, from: 60_000, catchUp: false, count: 0, missed: 0, requested: 0 },
+    { f: 60, phase: 0, from: 59_999, catchUp: true, count: 1, missed: 59, requested: 60 },
+  ])('f=$f phase=$phase from=$from catchUp=$catchUp → $count ticks, $missed missed', ({ f, phase, from, catchUp, count, missed, requested }) => {
+    const p = planTicks({ ...W, frequency: f, phaseMs: phase, from, catchUp });
+    expect({ count: p.count, missed: p.missed, requested: p.requested }).toEqual({ count, missed, requested });
+  });
+
+  it('spaces ticks exactly 60/f apart from the phase, computed from the start (no drift)', () => {
+    const t = ticks({ ...W, frequency: 1200, phaseMs: 17, from: 0, catchUp: true });
+    expect(t).toHaveLength(1200);
+    expect(t[0]).toBe(17);
+    expect(t[1199]).toBeCloseTo(17 + 1199 * 50, 9);
+    for (let i = 1; i < t.length; i++) expect(t[i]! - t[i - 1]!).toBeCloseTo(50, 9);
+  });
+
+  it('catches up at no more than twice the nominal rate, then joins the nominal schedule', () => {
+    const t = ticks({ ...W, frequency: 60, phaseMs: 0, from: 10_000, catchUp: true });
+    const gaps = t.slice(1).map((x, i) => x - t[i]!);
+    expect(t[0]).toBe(10_000);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(500 - 1e-9);
+    // 10 ticks behind: at 2x the schedule meets nominal after 20 ticks (at 20 s).
+    expect(t[19]).toBe(19_500);
+    expect(t[20]).toBe(20_000);
+    expect(t[59]).toBe(59_000);
+  });
+
+  it('fires nothing before `from` and nothing at or after the window end', () => {
+    for (const from of [0, 1, 12_345, 59_000]) {
+      for (const catchUp of [true, false]) {
+        const t = ticks({ ...W, frequency: 997, phaseMs: 33, from, catchUp });
+        expect(t.every((x) => x >= from && x < 60_000)).toBe(true);
+      }
+    }
+  });
+
+  it('prorates a short window: 1200/min over 5 s is 100 ticks, whatever the phase', () => {
+    for (const phase of [0, 10, 49.999]) {
+      const p = planTicks({ windowStart: 1000, windowEnd: 6000, frequency: 1200, phaseMs: phase, from: 1000, catchUp: true });
+      expect(p.count).toBe(100);
+    }
+  });
+
+  it('is exact at max frequency with fractional periods', () => {
+    const p = planTicks({ ...W, frequency: 7, phaseMs: 0, from: 0, catchUp: true });
+    expect(p.count).toBe(7);
+    expect(p.tickAt(6)).toBeCloseTo(6 * (60_000 / 7), 9);
+  });
+});
+
+describe('phaseFor', () => {
+  it('is deterministic, within [0, period), and differs by host and by test', () => {
+    const a = phaseFor('web-1', 'home', 1000);
+    expect(phaseFor('web-1', 'home', 1000)).toBe(a);
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(a).toBeLessThan(1000);
+    const phases = new Set(Array.from({ length: 50 }, (_, i) => Math.floor(phaseFor(`web-${i}`, 'home', 1000))));
+    expect(phases.size).toBeGreaterThan(40);
+    expect(phaseFor('web-1', 'other', 1000)).not.toBe(a);
+  });
+  it('is 0 for a paused test', () => {
+    expect(phaseFor('h', 't', Infinity)).toBe(0);
+  });
+});
+
+describe('windowFor', () => {
+  it('owns the wall-clock minute by default', () => {
+    const t = Date.UTC(2026, 10, 22, 12, 34, 56, 789);
+    expect(windowFor(t)).toEqual({ startWall: Date.UTC(2026, 10, 22, 12, 34), endWall: Date.UTC(2026, 10, 22, 12, 35) });
+  });
+  it('owns [now, now + lifetime) with --lifetime', () => {
+    expect(windowFor(1_000_500, 5)).toEqual({ startWall: 1_000_500, endWall: 1_005_500 });
+  });
+});
