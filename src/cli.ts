@@ -4,6 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { systemClock } from './clock.js';
 import { checkCommand } from './commands/check.js';
+import { daemonCommand } from './commands/daemon.js';
 import { runCommand } from './commands/run.js';
 import { formatLineError } from './config/tests-file.js';
 import { DEFAULT_SETTINGS, readSettingsFile, resolveSettings, settingsFromEnv, type RawSettings, type Settings } from './config/settings.js';
@@ -48,7 +49,13 @@ interface Command {
   summary: string;
   usage: string;
   options: ParseArgsConfig['options'];
-  run(values: Record<string, string | boolean | undefined>, settings: Settings, settingsProblems: string[]): Promise<ExitCode>;
+  run(
+    values: Record<string, string | boolean | undefined>,
+    settings: Settings,
+    settingsProblems: string[],
+    /** The command's own arguments, as given (the daemon passes them on to its children). */
+    args: string[],
+  ): Promise<ExitCode>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -71,7 +78,27 @@ exits 0 once in-flight executions are done and metrics are flushed.
         clock: systemClock,
         logger,
         hostname: osHostname(),
+        stopSignal: stopOnSignals(),
         ...(lifetime !== undefined ? { lifetimeSeconds: lifetime } : {}),
+      });
+    },
+  },
+  daemon: {
+    summary: 'run forever, starting one "canihaz run" per minute (for systemd and hosts without cron)',
+    usage: `canihaz daemon [options]
+
+Starts one "canihaz run" child at second 0 of every minute (UTC), passing on the options given
+here. The children share the lock slots, so at most three run at once. SIGTERM or SIGINT stops
+scheduling, passes SIGTERM to the children, waits for them, and exits 0.`,
+    options: {},
+    async run(_values, settings, settingsProblems, rest) {
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+      for (const p of settingsProblems) logger.warn(`settings line skipped: ${p}`);
+      return daemonCommand({
+        runArgs: rest,
+        logger,
+        // Test-only: a shorter schedule (e.g. every second) so tests need not wait for minutes.
+        ...(process.env.CANIHAZ_DAEMON_SCHEDULE ? { schedule: process.env.CANIHAZ_DAEMON_SCHEDULE } : {}),
       });
     },
   },
@@ -92,6 +119,24 @@ config cannot be read. Works as Puppet's validate_cmd and Chef's verify (any fil
     },
   },
 };
+
+/**
+ * SIGTERM and SIGINT take the stop-file path for this copy (abort in-flight, flush, release the
+ * slot, exit 0); a second signal exits at once with 128 + the signal number.
+ */
+function stopOnSignals(): AbortSignal {
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) {
+      stop.abort(signal);
+      return;
+    }
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return stop.signal;
+}
 
 function parseLifetime(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 60) {
@@ -173,7 +218,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return ExitCode.OK;
     }
     const { settings, problems } = await loadSettings(values, env);
-    return await command.run(values, settings, problems);
+    return await command.run(values, settings, problems, rest);
   } catch (err) {
     if (err instanceof CanihazError) {
       process.stderr.write(`canihaz: ${err.message}\n`);

@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { Pool } from 'undici';
@@ -310,9 +311,50 @@ export function createHttpProbe(options: HttpProbeOptions): Probe {
 }
 
 /** The `http` probe type (serves `https://` URLs too). */
+let warmedUp: Promise<void> | undefined;
+const DEFAULT_WARM_UP: Omit<HttpProbeOptions, 'url'> = {
+  method: 'GET',
+  timeoutMs: 1_000,
+  expect: DEFAULT_HTTP_EXPECT.map((r) => ({ ...r })),
+  headers: [],
+  body: undefined,
+};
+
+/**
+ * Compiles undici's HTTP parser (a WebAssembly module, compiled lazily on the first connection) and
+ * warms the request path with one request to a throwaway server of our own on 127.0.0.1, so the
+ * first real tick is not late by 20–50 ms. Sends nothing to any target; once per process; bounded.
+ */
+export function warmUpHttp(): Promise<void> {
+  warmedUp ??= (async () => {
+    const server = createNetServer((socket) => {
+      socket.on('error', () => {});
+      socket.on('data', () => socket.write('HTTP/1.1 204 No Content\r\n\r\n'));
+    });
+    try {
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      // The probe's own path, a few times over, so the JIT has seen it before the first real tick.
+      const probe = createHttpProbe({ ...DEFAULT_WARM_UP, url: `http://127.0.0.1:${port}/` });
+      const signal = new AbortController().signal;
+      try {
+        for (let i = 0; i < 5; i++) await probe.execute(signal);
+      } finally {
+        await probe.close();
+      }
+    } catch {
+      // A warm-up that fails costs only a late first tick.
+    } finally {
+      server.close();
+    }
+  })();
+  return warmedUp;
+}
+
 export const httpProbeType: ProbeType<HttpProbeOptions> = {
   name: 'http',
   defaultConcurrency: DEFAULT_HTTP_CONCURRENCY,
   parse: parseHttpParams,
   create: createHttpProbe,
+  prepare: warmUpHttp,
 };

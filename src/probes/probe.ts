@@ -51,6 +51,12 @@ export interface ProbeType<Options = unknown> {
   parse(params: ProbeParams): { ok: true; options: Options; timeoutMs: number } | { ok: false; issues: ParamIssue[] };
   /** Builds a probe from validated options. */
   create(options: Options): Probe;
+  /**
+   * Optional one-time warm-up before the first window starts (compiling a parser, loading modules),
+   * so the first tick is not late. Must send nothing to any target, must not throw, and should be
+   * quick: the run awaits it once per process.
+   */
+  prepare?(): Promise<void>;
 }
 
 /** One problem with a key=value field. */

@@ -6,6 +6,12 @@ import { createHistogram, type Histogram } from '../metrics/histogram.js';
 import type { Probe } from '../probes/probe.js';
 import { phaseFor, planTicks, type Plan } from './plan.js';
 
+/**
+ * A tick due just before the window end may wake just after it (timer granularity); it still fires
+ * within this grace. A wake-up later than this starts nothing: the next minute belongs to the next copy.
+ */
+export const END_GRACE_MS = 50;
+
 /** What the scheduler needs from the run around it. */
 export interface SchedulerOptions {
   clock: Clock;
@@ -73,7 +79,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const runners = new Map<string, Runner>();
   const draining = new Set<Promise<void>>();
   const abortAll = new AbortController();
-  const windowOver = new AbortController();
   let inflight = 0;
 
   const statsFor = (name: string): Stats => {
@@ -118,15 +123,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
     async #loop(): Promise<void> {
       const plan = this.#plan;
-      const signal = AbortSignal.any([this.#stopLoop.signal, abortAll.signal, windowOver.signal]);
+      const signal = AbortSignal.any([this.#stopLoop.signal, abortAll.signal]);
       let i = 0;
       while (i < plan.count && !signal.aborted) {
         const due = plan.tickAt(i);
         if (due > clock.now()) await clock.sleepUntil(due, signal);
         if (signal.aborted) break;
         // Fire every tick that is due now; a late wake-up fires the backlog at once (open model).
+        // Every tick is before the window end; a wake-up later than END_GRACE_MS past it (a stalled
+        // process) starts nothing more.
         const now = clock.now();
-        if (now >= window.end) break;
+        if (now >= window.end + END_GRACE_MS) break;
         while (i < plan.count && plan.tickAt(i) <= now) this.#fire(plan.tickAt(i++));
       }
       // Ticks the window ended before (a stalled event loop) are missed; a stopped test's are not owed.
@@ -192,10 +199,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   }
 
-  const retire = (runner: Runner) => {
-    runner.stop();
+  const drain = (runner: Runner) => {
     const p = runner.finished.finally(() => draining.delete(p));
     draining.add(p);
+  };
+  const retire = (runner: Runner) => {
+    runner.stop();
+    drain(runner);
   };
 
   const start = (spec: TestSpec, catchUp: boolean) => {
@@ -245,8 +255,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async run() {
       await clock.sleepUntil(window.end, abortAll.signal);
       closed = true;
-      windowOver.abort();
-      for (const runner of runners.values()) retire(runner);
+      // Every loop ends by itself after its last tick (all before the window end); then its
+      // executions in flight finish or time out.
+      for (const runner of runners.values()) drain(runner);
       runners.clear();
       while (draining.size > 0) await Promise.all([...draining]);
     },

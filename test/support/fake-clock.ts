@@ -31,6 +31,15 @@ export class FakeClock implements Clock {
   get pending(): number {
     return this.#sleepers.length;
   }
+  /** Moves time forward by `ms` at once, then wakes every sleeper due: what a frozen process sees. */
+  async jump(ms: number): Promise<void> {
+    this.#mono += ms;
+    await flushMicrotasks();
+    const due = this.#sleepers.filter((s) => s.at <= this.#mono);
+    this.#sleepers = this.#sleepers.filter((s) => s.at > this.#mono);
+    for (const s of due) s.resolve();
+    await flushMicrotasks();
+  }
   /** Moves time forward by `ms`, waking every sleeper due on the way, in order, letting microtasks run. */
   async advance(ms: number): Promise<void> {
     const target = this.#mono + ms;

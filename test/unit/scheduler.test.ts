@@ -196,4 +196,47 @@ describe('scheduler', () => {
     await done;
     expect(count('execution')).toBe(0);
   });
+
+  it('regression: the last tick is not lost when its timer fires after the window-end timer', async () => {
+    // Real timers round to whole ms: a tick due 0.3 ms before the end can wake after the end's timer.
+    class LateTickClock extends FakeClock {
+      end = Infinity;
+      override sleepUntil(t: number, signal?: AbortSignal) {
+        return super.sleepUntil(t >= this.end ? t : t + 2, signal);
+      }
+    }
+    const clock = new LateTickClock(10_000);
+    const start = clock.now();
+    clock.end = start + 1_000;
+    const type = fakeProbeType();
+    const { specs } = parseTestsText('a|fake|6000|none', 't.conf', { lookupProbeType: () => type });
+    let executions = 0;
+    const scheduler = createScheduler({
+      clock,
+      logger: silentLogger,
+      hostname: 'h',
+      window: { start, end: clock.end },
+      emit: (_spec, e) => void (e.kind === 'execution' && executions++),
+    });
+    scheduler.apply(specs, { catchUp: true });
+    const done = scheduler.run();
+    await clock.advance(1_100);
+    await done;
+    expect(executions).toBe(100);
+    expect(scheduler.summaries()[0]).toMatchObject({ requested: 100, missed: 0 });
+  });
+
+  it('starts nothing when it wakes long after the window end (a stalled process), counting those ticks missed', async () => {
+    const { clock, scheduler, specs, count } = setup({ windowMs: 1_000 });
+    scheduler.apply(specs('a|fake|600|none'), { catchUp: true });
+    const done = scheduler.run();
+    await clock.advance(500);
+    const before = count('execution');
+    // Jump far past the end in one step, as a process frozen by SIGSTOP would see it.
+    await clock.jump(5_000);
+    await done;
+    expect(before).toBe(5);
+    expect(count('execution')).toBe(5);
+    expect(count('missed')).toBe(5);
+  });
 });

@@ -1,0 +1,112 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { isConfigFileName } from '../config/tests-file.js';
+import type { Logger } from '../log.js';
+
+/** How long after the last file event the config is re-read (editors and Puppet write in bursts). */
+export const CONFIG_DEBOUNCE_MS = 50;
+/** How often the config is re-checked by `stat`, in case an event is missed. */
+export const CONFIG_POLL_MS = 1_000;
+
+/** What the config watcher needs. */
+export interface ConfigWatchOptions {
+  /** The config path: a file or a directory of `*.conf` files; need not exist yet. */
+  path: string;
+  /** Called (debounced) whenever the config may have changed. */
+  onChange: () => void;
+  logger: Logger;
+  debounceMs?: number;
+  pollMs?: number;
+}
+
+/** A running watch on the config. */
+export interface ConfigWatch {
+  close(): Promise<void>;
+}
+
+/**
+ * A cheap fingerprint of what is at `path`: identity, size and mtime of the file, or of every
+ * `*.conf` in the directory. Any rename-replace, edit, creation or removal changes it.
+ */
+export async function configSignature(path: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    if (!s.isDirectory()) return `f:${s.ino}:${s.size}:${s.mtimeMs}`;
+    const names = (await readdir(path)).filter(isConfigFileName).sort();
+    const parts = await Promise.all(
+      names.map(async (n) => {
+        try {
+          const f = await stat(join(path, n));
+          return `${n}:${f.ino}:${f.size}:${f.mtimeMs}`;
+        } catch {
+          return `${n}:gone`;
+        }
+      }),
+    );
+    return `d:${parts.join('|')}`;
+  } catch (err) {
+    return `x:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+}
+
+/**
+ * Watches the config with chokidar on its parent directory (Puppet and Chef replace files by
+ * rename, editors write temporary files beside them), debounced, plus a `stat` re-check every
+ * second as a fallback. Resolves once the watch is set up and the starting signature is taken, so a
+ * change made after it resolves is never missed.
+ */
+export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWatch> {
+  const target = resolve(options.path);
+  const parent = dirname(target);
+  const debounceMs = options.debounceMs ?? CONFIG_DEBOUNCE_MS;
+  let signature = await configSignature(target);
+  let debounce: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const fire = () => {
+    if (closed) return;
+    if (debounce) clearTimeout(debounce);
+    debounce = setTimeout(async () => {
+      debounce = undefined;
+      signature = await configSignature(target);
+      if (!closed) options.onChange();
+    }, debounceMs);
+  };
+
+  // Relevant: the config path itself, or a *.conf directly inside it when it is a directory.
+  const relevant = (p: string) => p === target || (dirname(p) === target && isConfigFileName(basename(p)));
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(parent, {
+      ignoreInitial: true,
+      depth: 1,
+      persistent: false,
+      ignored: (p: string) => p !== parent && p !== target && !relevant(p),
+    });
+    watcher.on('all', (_event, p) => {
+      if (relevant(resolve(p))) fire();
+    });
+    watcher.on('error', (err) => options.logger.debug('config watch error; the 1 s stat check still runs', { error: String(err) }));
+  } catch (err) {
+    options.logger.debug('config watch unavailable; the 1 s stat check still runs', { error: String(err) });
+  }
+
+  const poll = setInterval(async () => {
+    const now = await configSignature(target);
+    if (now !== signature && !debounce) {
+      signature = now;
+      if (!closed) options.onChange();
+    }
+  }, options.pollMs ?? CONFIG_POLL_MS);
+  poll.unref();
+
+  return {
+    async close() {
+      closed = true;
+      clearInterval(poll);
+      if (debounce) clearTimeout(debounce);
+      await watcher?.close().catch(() => undefined);
+    },
+  };
+}
