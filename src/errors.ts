@@ -6,6 +6,8 @@ export const ExitCode = {
   INVALID: 1,
   /** The config or settings could not be read at all (missing, unreadable). */
   UNREADABLE: 2,
+  /** `run`: the lock directory cannot be created or written, so no slot can be taken. */
+  LOCK_DIR: 3,
   /** Bad command-line usage: unknown command or flag, bad flag value. */
   USAGE: 64,
   /** A bug: an error nothing else caught. */
@@ -36,6 +38,6 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'E_INVALID':
       return ExitCode.INVALID;
     case 'E_LOCK':
-      return ExitCode.INTERNAL;
+      return ExitCode.LOCK_DIR;
   }
 }

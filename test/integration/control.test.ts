@@ -37,7 +37,7 @@ describe('lock slots (real CLI processes)', () => {
     const home = await agentHome();
     await writeFile(`${home.dir}/not-a-dir`, '');
     const r = await runCli(['run', ...home.args, '--lock-dir', `${home.dir}/not-a-dir/lock`, '--lifetime', '1']);
-    expect(r.code).toBe(70);
+    expect(r.code).toBe(3);
     expect(r.stderr).toContain(`${home.dir}/not-a-dir/lock`);
     expect(r.stderr).not.toContain('internal error');
   });
