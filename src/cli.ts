@@ -230,6 +230,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
+// stdout may be a pipe that closes early (`canihaz check | head`); that is not a crash.
+process.stdout.on('error', () => {});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

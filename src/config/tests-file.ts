@@ -59,6 +59,8 @@ export interface ParsedTests {
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const COMMON_KEYS = new Set(['concurrency']);
+/** Names whose metric paths belong to the agent itself (`<prefix>.agent.skipped`). */
+const RESERVED_NAMES = new Set(['agent']);
 
 const lineSchema = (maxFrequency: number) =>
   z.object({
@@ -141,6 +143,7 @@ export function parseTestsText(
     }
 
     if (checked.success || !checked.error.issues.some((i) => i.path[0] === 'name')) {
+      if (RESERVED_NAMES.has(name)) fail('name', `"${name}" is reserved (its metrics would collide with <prefix>.${name}.*); choose another name`);
       const first = seen.get(name);
       if (first) fail('name', `"${name}" is already used at ${first.file}:${first.line}`);
     }

@@ -56,6 +56,7 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     ['a b|fake|1|none', ['tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "a b"']],
     ['a.b|fake|1|none', ['tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "a.b"']],
     [`${'x'.repeat(65)}|fake|1|none`, [`tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "${'x'.repeat(65)}"`]],
+    ['agent|fake|1|none', ['tests.conf:1: name: "agent" is reserved (its metrics would collide with <prefix>.agent.*); choose another name']],
     ['a|fake|1', ['tests.conf:1: line: expected at least 4 fields test_name|test_type|test_frequency|metrics_destination, got 3']],
     ['a|nope|1|none', ['tests.conf:1: type: unknown test type "nope"; known types: http']],
     ['a|fake|1|udp', [
