@@ -129,6 +129,13 @@ describe('loadTests', () => {
     expect((await loadTests('/nonexistent/canihaz/tests.conf', opts)).status).toBe('missing');
   });
 
+  it('says unreadable, naming why, when a parent of the path is a file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'canihaz-conf-'));
+    await writeFile(join(dir, 'file'), '');
+    const path = join(dir, 'file', 'tests.conf');
+    expect(await loadTests(path, opts)).toMatchObject({ status: 'unreadable', message: `${path}: a parent is not a directory` });
+  });
+
   it.skipIf(process.getuid?.() === 0)('says unreadable for a file it may not read', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'canihaz-conf-'));
     const file = join(dir, 't.conf');

@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+// canihaz benchmark: `npm run bench` (builds first). Everything runs against servers this script
+// starts on 127.0.0.1; every load loop is bounded by the run's --lifetime. Prints a Markdown table
+// for the README and exits non-zero when a target is missed.
+//
+//   node bench/run.mjs [--quick]     --quick: shorter runs, for a smoke test
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const quick = process.argv.includes('--quick');
+const results = [];
+let failed = 0;
+
+function record(what, value, target, ok) {
+  results.push({ what, value, target, ok });
+  if (!ok) failed++;
+  console.error(`${ok ? 'ok  ' : 'MISS'} ${what}: ${value}${target ? ` (target ${target})` : ''}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (values, p) => {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
+
+function home() {
+  const dir = mkdtempSync(join(tmpdir(), 'canihaz-bench-'));
+  writeFileSync(join(dir, 'canihaz.conf'), '');
+  return {
+    dir,
+    config: join(dir, 'tests.conf'),
+    stop: join(dir, 'stop'),
+    args: ['--config', join(dir, 'tests.conf'), '--settings', join(dir, 'canihaz.conf'), '--stop-file', join(dir, 'stop'), '--lock-dir', join(dir, 'lock')],
+  };
+}
+
+async function target(answer = true) {
+  const hits = [];
+  const byPath = new Map();
+  const server = http.createServer((req, res) => {
+    const now = performance.now();
+    hits.push(now);
+    if (!byPath.has(req.url)) byPath.set(req.url, now);
+    if (answer) res.end('ok');
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, hits, firstHit: (path) => byPath.get(path), close: () => (server.closeAllConnections(), new Promise((r) => server.close(r))) };
+}
+
+async function statsd() {
+  const timers = new Map();
+  const counters = new Map();
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (buf) => {
+    for (const line of buf.toString().split('\n')) {
+      const m = /^([^:]+):([^|]+)\|(c|ms)/.exec(line);
+      if (!m) continue;
+      const [, name, value, type] = m;
+      if (type === 'ms') (timers.get(name) ?? timers.set(name, []).get(name)).push(Number(value));
+      else counters.set(name, (counters.get(name) ?? 0) + Number(value));
+    }
+  });
+  await new Promise((r) => socket.bind(0, '127.0.0.1', r));
+  return { port: socket.address().port, timers, counters, close: () => new Promise((r) => socket.close(r)) };
+}
+
+/** Spawns the CLI and samples its CPU time and peak RSS from /proc while it runs. */
+function spawnCli(args) {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let cpuTicks = 0;
+  let peakRssKb = 0;
+  const sample = () => {
+    try {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpuTicks = Number(stat[11]) + Number(stat[12]);
+      const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (hwm) peakRssKb = Math.max(peakRssKb, Number(hwm[1]));
+    } catch {
+      /* exited */
+    }
+  };
+  const sampler = setInterval(sample, 100);
+  const done = new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      resolve({ code, stderr, wallMs: performance.now() - started, cpuSeconds: cpuTicks / 100, peakRssMb: peakRssKb / 1024 });
+    }),
+  );
+  return { child, started, done };
+}
+
+async function pacing(name, tests, perTest, lifetime) {
+  const t = await target();
+  const sd = await statsd();
+  const h = home();
+  const lines = Array.from({ length: tests }, (_, i) => `t${i}|http|${perTest}|statsd://127.0.0.1:${sd.port}|url=${t.url}/t${i}|concurrency=200`);
+  writeFileSync(h.config, lines.join('\n') + '\n');
+  const run = await spawnCli(['run', ...h.args, '--lifetime', String(lifetime)]).done;
+  await sleep(500);
+  const expected = Math.round((tests * perTest * lifetime) / 60);
+  const lags = [...sd.timers].filter(([n]) => n.endsWith('.lag')).flatMap(([, v]) => v);
+  const lat = [...sd.timers].filter(([n]) => n.endsWith('.latency')).flatMap(([, v]) => v);
+  const oks = [...sd.counters].filter(([n]) => n.endsWith('.ok')).reduce((a, [, v]) => a + v, 0);
+  const rate = (tests * perTest) / 60;
+  record(`${name}: requests at the server / expected`, `${t.hits.length} / ${expected}`, `±${tests}`, Math.abs(t.hits.length - expected) <= tests && run.code === 0);
+  record(`${name}: executions reported to StatsD`, String(oks), String(t.hits.length), oks === t.hits.length);
+  record(`${name}: generator lag p50 / p99 / max (ms)`, `${fmt(pct(lags, 50), 2)} / ${fmt(pct(lags, 99), 2)} / ${fmt(Math.max(...lags), 1)}`, 'p99 < 10', pct(lags, 99) < 10);
+  record(`${name}: latency p50 / p99 (ms, local server)`, `${fmt(pct(lat, 50), 2)} / ${fmt(pct(lat, 99), 2)}`, '', true);
+  record(`${name}: agent CPU per 1000 executions (s)`, fmt((run.cpuSeconds / t.hits.length) * 1000, 3), '', true);
+  record(`${name}: agent CPU at ${rate}/s (% of one core)`, fmt((run.cpuSeconds / lifetime) * 100, 0), '', true);
+  record(`${name}: agent peak RSS (MB)`, fmt(run.peakRssMb, 0), '< 200', run.peakRssMb < 200);
+  await t.close();
+  await sd.close();
+  rmSync(h.dir, { recursive: true, force: true });
+}
+
+async function stopReaction(trials) {
+  const t = await target(false);
+  const times = [];
+  for (let i = 0; i < trials; i++) {
+    const h = home();
+    writeFileSync(h.config, `h|http|600|none|url=${t.url}/|timeout=60s\n`);
+    const run = spawnCli(['run', ...h.args, '--lifetime', '30']);
+    const before = t.hits.length;
+    while (t.hits.length < before + 3) await sleep(10);
+    const created = performance.now();
+    writeFileSync(h.stop, '');
+    await run.done;
+    times.push(performance.now() - created);
+    rmSync(h.dir, { recursive: true, force: true });
+  }
+  await t.close();
+  record(`stop file → process exited (ms, median / max of ${trials})`, `${fmt(pct(times, 50), 0)} / ${fmt(Math.max(...times), 0)}`, '< 500', Math.max(...times) < 500);
+}
+
+async function configReaction(trials) {
+  const t = await target();
+  const h = home();
+  const run = spawnCli(['run', ...h.args, '--lifetime', String(2 + trials)]);
+  await sleep(1_000);
+  const times = [];
+  for (let i = 0; i < trials; i++) {
+    const path = `/c${i}`;
+    const written = performance.now();
+    writeFileSync(h.config, `c${i}|http|60000|none|url=${t.url}${path}\n`);
+    while (t.firstHit(path) === undefined && performance.now() - written < 2_000) await sleep(1);
+    times.push((t.firstHit(path) ?? Infinity) - written);
+    await sleep(700);
+  }
+  await run.done;
+  await t.close();
+  rmSync(h.dir, { recursive: true, force: true });
+  record(`config change → first request of the new test (ms, median / max of ${trials})`, `${fmt(pct(times, 50), 0)} / ${fmt(Math.max(...times), 0)}`, '< 250', Math.max(...times) < 250);
+}
+
+async function simultaneous(n) {
+  const t = await target();
+  const h = home();
+  writeFileSync(h.config, `s|http|60|none|url=${t.url}/\n`);
+  const runs = await Promise.all(Array.from({ length: n }, () => spawnCli(['run', ...h.args, '--lifetime', '5']).done));
+  const served = runs.filter((r) => r.stderr.includes('msg=summary')).length;
+  const skipped = runs.filter((r) => r.stderr.includes('all lock slots are busy')).length;
+  await t.close();
+  rmSync(h.dir, { recursive: true, force: true });
+  record(`copies serving under ${n} simultaneous invocations`, `${served} (skipped ${skipped})`, '3', served === 3 && skipped === n - 3);
+}
+
+async function killedSlot() {
+  const t = await target();
+  const h = home();
+  writeFileSync(h.config, `k|http|60|none|url=${t.url}/\n`);
+  const holders = [0, 1, 2].map(() => spawnCli(['run', ...h.args, '--lifetime', '60']));
+  await sleep(1_500);
+  holders[0].child.kill('SIGKILL');
+  const killed = performance.now();
+  let reusedAfter = NaN;
+  while (performance.now() - killed < 25_000) {
+    const r = await spawnCli(['run', ...h.args, '--lifetime', '1']).done;
+    if (r.stderr.includes('msg=summary')) {
+      reusedAfter = (performance.now() - killed) / 1000;
+      break;
+    }
+    await sleep(250);
+  }
+  for (const holder of holders.slice(1)) holder.child.kill('SIGTERM');
+  await Promise.all(holders.map((x) => x.done));
+  await t.close();
+  rmSync(h.dir, { recursive: true, force: true });
+  record('SIGKILLed copy → its slot served again (s)', fmt(reusedAfter, 1), '< 20', reusedAfter < 20);
+}
+
+async function startup() {
+  const times = [];
+  for (let i = 0; i < 5; i++) times.push((await spawnCli(['--version']).done).wallMs);
+  record('CLI start-up, `canihaz --version` (ms, median of 5)', fmt(pct(times, 50), 0), '', true);
+}
+
+const lifetime = quick ? 3 : 10;
+await startup();
+await pacing('1 test at 60000/min', 1, 60_000, lifetime);
+await pacing('50 tests at 1200/min', 50, 1_200, lifetime);
+await stopReaction(quick ? 3 : 10);
+await configReaction(quick ? 3 : 10);
+await simultaneous(10);
+if (!quick) await killedSlot();
+
+console.log(`\n| measure | result | target |\n|---|---|---|`);
+for (const r of results) console.log(`| ${r.what} | ${r.value} | ${r.target || '—'} |`);
+console.log(`\n${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${(await import('node:os')).cpus().length} cores${quick ? ', --quick' : ''}`);
+process.exitCode = failed ? 1 : 0;
