@@ -1,12 +1,13 @@
 import type { Clock } from '../clock.js';
 import { destinationKey, type Destination } from '../config/destination.js';
 import type { Settings } from '../config/settings.js';
-import { formatLineError, loadTests, type LoadedTests } from '../config/tests-file.js';
+import { formatLineError, loadTests, type LoadedTests, type TestSpec } from '../config/tests-file.js';
 import { acquireSlot } from '../control/lock-slots.js';
 import { stopFileExists, watchStopFile } from '../control/stop-file.js';
 import { watchConfig } from '../control/watch.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Probe } from '../probes/probe.js';
 import { createSinkRouter } from '../metrics/router.js';
 import { windowFor } from '../schedule/plan.js';
 import { createScheduler, type Scheduler } from '../schedule/scheduler.js';
@@ -115,7 +116,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     const initial = await load();
     report(initial);
     if (initial.status === 'missing') logger.info('no config yet: watching for one', { config: settings.config });
-    await Promise.all([...new Set(initial.specs.map((s) => s.probeType))].map((t) => t.prepare?.()));
+    const prepared = await prepareProbes(initial.specs, logger);
     const window = minute ?? monoWindow(clock, options.lifetimeSeconds);
     scheduler = createScheduler({
       clock,
@@ -124,8 +125,10 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       window,
       maxInflight: settings.maxInflight,
       emit: (spec, event) => router.emit(spec.destinations, event),
+      probeFor: (spec) => prepared.get(spec),
     });
     scheduler.apply(initial.specs, { catchUp: true });
+    prepared.clear();
     if (again) reload();
     const running = scheduler;
 
@@ -167,6 +170,37 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     await router.stop(clock.now() + (stop.signal.aborted ? STOP_FLUSH_DEADLINE_MS : FLUSH_DEADLINE_MS));
     return ExitCode.OK;
   }
+}
+
+/** How long start-up waits for probes to warm up and open their first connections. */
+export const PREPARE_DEADLINE_MS = 1_000;
+
+/**
+ * Warms each probe type once and creates each running test's probe ahead, opening its first
+ * connection, so the first ticks land on time. Bounded by PREPARE_DEADLINE_MS; a slow or
+ * unreachable target only means its first execution connects as usual.
+ */
+async function prepareProbes(specs: readonly TestSpec[], logger: Logger): Promise<Map<TestSpec, Probe>> {
+  const running = specs.filter((s) => s.frequency > 0);
+  const probes = new Map<TestSpec, Probe>();
+  const work = (async () => {
+    await Promise.all([...new Set(running.map((s) => s.probeType))].map((t) => t.prepare?.()));
+    await Promise.all(
+      running.map(async (spec) => {
+        try {
+          const probe = spec.probeType.create(spec.options);
+          probes.set(spec, probe);
+          await probe.prepare?.();
+        } catch (err) {
+          logger.debug('probe not prepared', { test: spec.name, error: String(err) });
+        }
+      }),
+    );
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, PREPARE_DEADLINE_MS)))]);
+  clearTimeout(timer);
+  return probes;
 }
 
 /** Counts `agent.skipped` on every StatsD destination the config names, so dashboards show lost minutes. */

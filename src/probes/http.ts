@@ -1,7 +1,8 @@
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { Pool, buildConnector } from 'undici';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
 import type { FailureReason, ParamIssue, Probe, ProbeParams, ProbeResult, ProbeType, ZodIssueList } from './probe.js';
@@ -241,21 +242,61 @@ class HttpProbe implements Probe {
   readonly #path: string;
   readonly #headers: string[];
   readonly #pool: Pool;
+  readonly #url: URL;
+  readonly #connector: buildConnector.connector;
+  /** A connection opened by `prepare()`, handed to the pool for its first request. */
+  #spare: Socket | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: HttpProbeOptions) {
     this.#options = options;
     const url = new URL(options.url);
+    this.#url = url;
     this.#path = url.pathname + url.search;
     this.#headers = options.headers.flat();
+    this.#connector = buildConnector({ timeout: options.timeoutMs });
     // undici's own timeouts (300 s headers/body, 10 s connect by default) become the test's timeout,
     // so a stuck socket is released when its execution gives up rather than minutes later.
     this.#pool = new Pool(url.origin, {
       connections: null,
       pipelining: 1,
-      connectTimeout: options.timeoutMs,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
+      connect: (opts, callback) => {
+        const spare = this.#spare;
+        this.#spare = undefined;
+        // undici expects the callback after connect() returns, as a real connect would call it.
+        if (spare && !spare.destroyed && spare.readyState === 'open') process.nextTick(() => callback(null, spare));
+        else {
+          spare?.destroy();
+          this.#connector(opts, callback);
+        }
+      },
+    });
+  }
+
+  /**
+   * Opens one connection (TCP, and TLS for https) before the window starts, so the first tick does
+   * not also pay for the handshake and lands on time. Sends no request; never rejects.
+   */
+  prepare(): Promise<void> {
+    if (this.#spare || this.#closing) return Promise.resolve();
+    const url = this.#url;
+    const https = url.protocol === 'https:';
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    return new Promise((resolve) => {
+      this.#connector(
+        { hostname, host: url.host, protocol: url.protocol, port: url.port || (https ? '443' : '80') },
+        (err, socket) => {
+          if (!err && socket) {
+            // Errors on an idle spare (the server closed it) just mean the pool opens a fresh one.
+            socket.on('error', () => {});
+            if (this.#closing) socket.destroy();
+            else this.#spare = socket as Socket;
+          }
+          resolve();
+        },
+      );
     });
   }
 
@@ -300,6 +341,8 @@ class HttpProbe implements Probe {
 
   /** Waits for executions in flight (each bounded by the timeout), then closes every connection. */
   close(): Promise<void> {
+    this.#spare?.destroy();
+    this.#spare = undefined;
     this.#closing ??= this.#pool.close();
     return this.#closing;
   }
@@ -310,7 +353,6 @@ export function createHttpProbe(options: HttpProbeOptions): Probe {
   return new HttpProbe(options);
 }
 
-/** The `http` probe type (serves `https://` URLs too). */
 let warmedUp: Promise<void> | undefined;
 const DEFAULT_WARM_UP: Omit<HttpProbeOptions, 'url'> = {
   method: 'GET',
@@ -351,6 +393,7 @@ export function warmUpHttp(): Promise<void> {
   return warmedUp;
 }
 
+/** The `http` probe type (serves `https://` URLs too). */
 export const httpProbeType: ProbeType<HttpProbeOptions> = {
   name: 'http',
   defaultConcurrency: DEFAULT_HTTP_CONCURRENCY,

@@ -33,6 +33,11 @@ export interface Probe {
   execute(signal: AbortSignal): Promise<ProbeResult>;
   /** Releases connections and other resources; called once when the test is removed or the run ends. */
   close(): Promise<void>;
+  /**
+   * Optional: opens what the first execution would otherwise open (a connection), so the first tick
+   * lands on time. Sends no request; never rejects; the run bounds how long it waits.
+   */
+  prepare?(): Promise<void>;
 }
 
 /** The key=value fields of a config line: each key with every value it was given, in order. */

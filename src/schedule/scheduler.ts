@@ -3,7 +3,7 @@ import type { TestSpec } from '../config/tests-file.js';
 import type { Logger } from '../log.js';
 import type { MetricEvent } from '../metrics/sink.js';
 import { createHistogram, type Histogram } from '../metrics/histogram.js';
-import type { Probe } from '../probes/probe.js';
+import type { Probe, ProbeResult } from '../probes/probe.js';
 import { phaseFor, planTicks, type Plan } from './plan.js';
 
 /**
@@ -11,6 +11,23 @@ import { phaseFor, planTicks, type Plan } from './plan.js';
  * within this grace. A wake-up later than this starts nothing: the next minute belongs to the next copy.
  */
 export const END_GRACE_MS = 50;
+
+/**
+ * A probe must settle by its own timeout. One still open this long after it is a bug; the scheduler
+ * counts it as a timeout so the run still ends on time (checked every HUNG_SWEEP_MS).
+ */
+export const HUNG_GRACE_MS = 2_000;
+const HUNG_SWEEP_MS = 1_000;
+
+/** An execution in flight. */
+interface Execution {
+  test: string;
+  dispatched: number;
+  /** When the sweep gives up on it (monotonic ms). */
+  deadline: number;
+  /** Records the result once; later calls do nothing. */
+  settle(result: ProbeResult): void;
+}
 
 /** What the scheduler needs from the run around it. */
 export interface SchedulerOptions {
@@ -24,6 +41,8 @@ export interface SchedulerOptions {
   emit(spec: TestSpec, event: MetricEvent): void;
   /** Most executions in flight across all tests (agent-wide); a tick beyond it is dropped. Default: no cap. */
   maxInflight?: number;
+  /** A probe made (and prepared) ahead for this spec, if any; otherwise the scheduler creates one. */
+  probeFor?: (spec: TestSpec) => Probe | undefined;
 }
 
 /** End-of-run figures for one test. */
@@ -79,7 +98,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const runners = new Map<string, Runner>();
   const draining = new Set<Promise<void>>();
   const abortAll = new AbortController();
+  /** Executions in flight, for the sweep that settles a probe which ignores its own timeout. */
+  const pending = new Set<Execution>();
   let inflight = 0;
+
+  /** Settles, as timeouts, executions still open HUNG_GRACE_MS past their probe's own timeout. */
+  const sweepHung = async (until: AbortSignal) => {
+    while (!until.aborted) {
+      await clock.sleepUntil(clock.now() + HUNG_SWEEP_MS, until);
+      const now = clock.now();
+      for (const e of pending) {
+        if (e.deadline > now) continue;
+        logger.error('probe ignored its own timeout (a bug); counted as a timeout', { test: e.test });
+        e.settle({ ok: false, latencyMs: now - e.dispatched, reason: 'timeout' });
+      }
+    }
+  };
 
   const statsFor = (name: string): Stats => {
     let s = stats.get(name);
@@ -98,7 +132,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     readonly #stats: Stats;
     readonly #stopLoop = new AbortController();
     #inflight = 0;
-    #loopEnded = false;
     #onIdle: (() => void) | undefined;
     readonly finished: Promise<void>;
 
@@ -142,7 +175,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       } else if (i < plan.count) {
         this.#stats.requested -= plan.count - i;
       }
-      this.#loopEnded = true;
     }
 
     #fire(tick: number): void {
@@ -158,39 +190,52 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       this.#inflight++;
       inflight++;
       this.#stats.started++;
-      let result;
+      let result: Promise<ProbeResult>;
       try {
         result = this.#probe.execute(abortAll.signal);
       } catch (err) {
         result = Promise.reject(err);
       }
+      const execution: Execution = {
+        test: spec.name,
+        dispatched,
+        deadline: dispatched + spec.timeoutMs + HUNG_GRACE_MS,
+        settle: (r) => {
+          if (!pending.delete(execution)) return;
+          this.#settled(r, tickWallMs, lagMs);
+        },
+      };
+      pending.add(execution);
       result
-        .catch((err: unknown) => {
+        .catch((err: unknown): ProbeResult => {
           logger.error('probe threw (a bug: probes must return results)', { test: spec.name, error: String(err) });
           return { ok: false, latencyMs: clock.now() - dispatched, reason: 'other' };
         })
-        .then((r) => {
-          this.#inflight--;
-          inflight--;
-          if (r.reason === 'aborted') {
-            this.#stats.aborted++;
-            options.emit(spec, { kind: 'aborted', test: spec.name, tickWallMs, latencyMs: r.latencyMs });
-          } else {
-            if (r.ok) this.#stats.ok++;
-            else this.#stats.failed++;
-            this.#stats.latency.record(r.latencyMs);
-            options.emit(spec, {
-              kind: 'execution',
-              test: spec.name,
-              tickWallMs,
-              ok: r.ok,
-              ...(r.ok ? {} : { reason: r.reason ?? 'other' }),
-              latencyMs: r.latencyMs,
-              lagMs,
-            });
-          }
-          if (this.#inflight === 0) this.#onIdle?.();
+        .then(execution.settle);
+    }
+
+    #settled(r: ProbeResult, tickWallMs: number, lagMs: number): void {
+      const spec = this.spec;
+      this.#inflight--;
+      inflight--;
+      if (r.reason === 'aborted') {
+        this.#stats.aborted++;
+        options.emit(spec, { kind: 'aborted', test: spec.name, tickWallMs, latencyMs: r.latencyMs });
+      } else {
+        if (r.ok) this.#stats.ok++;
+        else this.#stats.failed++;
+        this.#stats.latency.record(r.latencyMs);
+        options.emit(spec, {
+          kind: 'execution',
+          test: spec.name,
+          tickWallMs,
+          ok: r.ok,
+          ...(r.ok ? {} : { reason: r.reason ?? 'other' }),
+          latencyMs: r.latencyMs,
+          lagMs,
         });
+      }
+      if (this.#inflight === 0) this.#onIdle?.();
     }
 
     async #close(): Promise<void> {
@@ -222,7 +267,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     });
     let probe: Probe;
     try {
-      probe = spec.probeType.create(spec.options);
+      probe = options.probeFor?.(spec) ?? spec.probeType.create(spec.options);
     } catch (err) {
       logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
       return;
@@ -253,6 +298,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       abortAll.abort();
     },
     async run() {
+      const sweeping = new AbortController();
+      const sweeper = sweepHung(sweeping.signal);
       await clock.sleepUntil(window.end, abortAll.signal);
       closed = true;
       // Every loop ends by itself after its last tick (all before the window end); then its
@@ -260,6 +307,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       for (const runner of runners.values()) drain(runner);
       runners.clear();
       while (draining.size > 0) await Promise.all([...draining]);
+      sweeping.abort();
+      await sweeper;
     },
     get inflight() {
       return inflight;

@@ -266,6 +266,43 @@ describe('http probe against real servers', () => {
     expect(connections()).toBe(1);
   });
 
+  it('prepare() opens the first connection ahead without sending a request, and the first execution uses it', async () => {
+    let requests = 0;
+    const { origin, connections } = await serve((_req, res) => {
+      requests++;
+      res.end('ok');
+    });
+    const probe = probeFor(`url=${origin}/`);
+    await probe.prepare!();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(connections()).toBe(1);
+    expect(requests).toBe(0);
+    expect(await probe.execute(never)).toMatchObject({ ok: true });
+    expect(await probe.execute(never)).toMatchObject({ ok: true });
+    expect(connections()).toBe(1);
+    expect(requests).toBe(2);
+  });
+
+  it('falls back to a fresh connection when the prepared one was closed by the server', async () => {
+    const { origin, connections } = await serve((_req, res) => res.end('ok'));
+    const server = servers[servers.length - 1]!;
+    const probe = probeFor(`url=${origin}/`);
+    await probe.prepare!();
+    server.closeAllConnections();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await probe.execute(never)).toMatchObject({ ok: true });
+    expect(connections()).toBe(2);
+  });
+
+  it('prepare() against a closed port resolves quietly; the execution then reports refused', async () => {
+    const { port } = await serve((_req, res) => res.end());
+    const server = servers.pop()!;
+    await new Promise((r) => server.close(r));
+    const probe = probeFor(`url=http://127.0.0.1:${port}/`);
+    await expect(probe.prepare!()).resolves.toBeUndefined();
+    expect(await probe.execute(never)).toMatchObject({ ok: false, reason: 'refused' });
+  });
+
   it('never rejects after close', async () => {
     const { origin } = await serve((_req, res) => res.end());
     const probe = probeFor(`url=${origin}/`);

@@ -71,7 +71,7 @@ describe('scheduler', () => {
       windowMs: 10_000,
       onExecute: () => new Promise((resolve) => pending.push(resolve)),
     });
-    scheduler.apply(specs('slow|fake|60|none|concurrency=3'), { catchUp: true });
+    scheduler.apply(specs('slow|fake|60|none|concurrency=3|timeout=60000'), { catchUp: true });
     const done = scheduler.run();
     await clock.advance(10_000);
     expect(scheduler.inflight).toBe(3);
@@ -162,7 +162,7 @@ describe('scheduler', () => {
       onExecute: (signal) =>
         new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, latencyMs: 1, reason: 'aborted' }))),
     });
-    scheduler.apply(specs('a|fake|60|none'), { catchUp: true });
+    scheduler.apply(specs('a|fake|60|none|timeout=60000'), { catchUp: true });
     const done = scheduler.run();
     await clock.advance(5_000);
     scheduler.abort();
@@ -178,7 +178,7 @@ describe('scheduler', () => {
       windowMs: 1_000,
       onExecute: () => new Promise((resolve) => (finish = resolve)),
     });
-    scheduler.apply(specs('a|fake|60|none'), { catchUp: true });
+    scheduler.apply(specs('a|fake|60|none|timeout=60000'), { catchUp: true });
     let ended = false;
     const done = scheduler.run().then(() => (ended = true));
     await clock.advance(5_000);
@@ -238,5 +238,18 @@ describe('scheduler', () => {
     expect(before).toBe(5);
     expect(count('execution')).toBe(5);
     expect(count('missed')).toBe(5);
+  });
+
+  it('settles an execution whose probe ignores its own timeout, so the run still ends', async () => {
+    const { clock, scheduler, specs, events } = setup({ windowMs: 1_000, onExecute: () => new Promise(() => {}) });
+    scheduler.apply(specs('stuck|fake|60|none|timeout=500'), { catchUp: true });
+    let ended = false;
+    const done = scheduler.run().then(() => (ended = true));
+    await clock.advance(1_000);
+    expect(ended).toBe(false);
+    // Timeout 500 ms + 2 s grace, found by the once-a-second sweep.
+    await clock.advance(3_500);
+    await done;
+    expect(events.filter((e) => e.kind === 'execution')).toEqual([expect.objectContaining({ ok: false, reason: 'timeout' })]);
   });
 });
