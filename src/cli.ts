@@ -233,11 +233,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 // stdout may be a pipe that closes early (`canihaz check | head`); that is not a crash.
 process.stdout.on('error', () => {});
 
+// Every command awaits all of its work (executions, metric flushes, the lock slot) before it
+// returns, so exit at once: an idle handle left in a library (a watcher winding down) must not hold
+// a stopped copy for another second. stdout and stderr are synchronous for files, pipes and TTYs
+// on Linux, so nothing written is lost.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  () => {
-    process.exitCode = ExitCode.INTERNAL;
-  },
+  (code) => process.exit(code),
+  () => process.exit(ExitCode.INTERNAL),
 );
