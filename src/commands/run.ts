@@ -153,19 +153,8 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     stopWatch.close();
     await configWatch.close();
     await reloading;
-    for (const s of running.summaries()) {
-      logger.notice('summary', {
-        test: s.name,
-        requested: s.requested,
-        started: s.started,
-        ok: s.ok,
-        failed: s.failed,
-        dropped: s.dropped,
-        missed: s.missed,
-        aborted: s.aborted,
-        p50_ms: round2(s.p50),
-        p99_ms: round2(s.p99),
-      });
+    for (const { name, p50, p99, ...counts } of running.summaries()) {
+      logger.notice('summary', { test: name, ...counts, p50_ms: round2(p50), p99_ms: round2(p99) });
     }
     await router.stop(clock.now() + (stop.signal.aborted ? STOP_FLUSH_DEADLINE_MS : FLUSH_DEADLINE_MS));
     return ExitCode.OK;

@@ -45,9 +45,9 @@ export interface SchedulerOptions {
   probeFor?: (spec: TestSpec) => Probe | undefined;
 }
 
-/** End-of-run figures for one test. */
-export interface TestSummary {
-  name: string;
+/** What happened to one test's ticks in a window. */
+export interface TestCounts {
+  /** Ticks the window owed the test (after live changes). */
   requested: number;
   started: number;
   ok: number;
@@ -55,6 +55,11 @@ export interface TestSummary {
   dropped: number;
   missed: number;
   aborted: number;
+}
+
+/** End-of-run figures for one test. */
+export interface TestSummary extends TestCounts {
+  name: string;
   p50: number;
   p99: number;
 }
@@ -77,14 +82,7 @@ export interface Scheduler {
   summaries(): TestSummary[];
 }
 
-interface Stats {
-  requested: number;
-  started: number;
-  ok: number;
-  failed: number;
-  dropped: number;
-  missed: number;
-  aborted: number;
+interface Stats extends TestCounts {
   latency: Histogram;
 }
 
@@ -314,17 +312,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       return inflight;
     },
     summaries() {
-      return [...stats].map(([name, s]) => ({
+      return [...stats].map(([name, { latency, ...counts }]) => ({
         name,
-        requested: s.requested,
-        started: s.started,
-        ok: s.ok,
-        failed: s.failed,
-        dropped: s.dropped,
-        missed: s.missed,
-        aborted: s.aborted,
-        p50: s.latency.percentile(50),
-        p99: s.latency.percentile(99),
+        ...counts,
+        p50: latency.percentile(50),
+        p99: latency.percentile(99),
       }));
     },
   };
