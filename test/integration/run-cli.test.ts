@@ -95,6 +95,17 @@ describe('canihaz run (real CLI, real servers)', () => {
     expect(total).toBe(20);
   });
 
+  it('logs JSON lines on request, one object per line, the summary included', async () => {
+    const server = await target();
+    const home = await agentHome();
+    await home.writeConfig(`j|http|600|none|url=${server.url}/\nbad|http|x|none|url=${server.url}/\n`);
+    const r = await runCli(['run', ...home.args, '--lifetime', '1', '--log-format', 'json']);
+    expect(r.code).toBe(0);
+    const records = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining(`${home.config}:2: frequency:`) }));
+    expect(records).toContainEqual(expect.objectContaining({ level: 'notice', msg: 'summary', test: 'j', requested: 10, ok: 10 }));
+  });
+
   it('lives its window and exits 0 when there is no config at all', async () => {
     const home = await agentHome();
     const r = await runCli(['run', ...home.args, '--lifetime', '1']);
