@@ -70,13 +70,24 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     return ExitCode.OK;
   }
   try {
-    return await runWindow();
+    return await runWindow(slot.slot);
   } finally {
     await slot.release();
   }
 
-  async function runWindow(): Promise<ExitCode> {
+  async function runWindow(slotNumber: number): Promise<ExitCode> {
     const router = createSinkRouter(routerOptions);
+    // Watch for a stop from here on, before set-up: a stop during set-up must not let ticks start.
+    let scheduler: Scheduler | undefined;
+    const stopWatch = watchStopFile({ path: settings.stopFile, onStop: () => stop.abort('stop file') });
+    const onStop = () => {
+      logger.notice('stopping: aborting executions in flight', { reason: String(stop.signal.reason) });
+      scheduler?.abort();
+    };
+    stop.signal.addEventListener('abort', onStop, { once: true });
+    const forward = () => stop.abort('signal');
+    options.stopSignal?.addEventListener('abort', forward, { once: true });
+    if (options.stopSignal?.aborted) forward();
 
     let lastReport = '';
     const report = (loaded: LoadedTests) => {
@@ -91,7 +102,6 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     };
 
     // Reloads run one at a time; a change during a reload (or before the scheduler exists) triggers one more.
-    let scheduler: Scheduler | undefined;
     let reloading: Promise<void> | undefined;
     let again = false;
     const reload = () => {
@@ -118,7 +128,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     if (initial.status === 'missing') logger.info('no config yet: watching for one', { config: settings.config });
     const prepared = await prepareProbes(initial.specs, logger);
     const window = minute ?? monoWindow(clock, options.lifetimeSeconds);
-    scheduler = createScheduler({
+    const running = createScheduler({
       clock,
       logger,
       hostname,
@@ -127,23 +137,19 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       emit: (spec, event) => router.emit(spec.destinations, event),
       probeFor: (spec) => prepared.get(spec),
     });
-    scheduler.apply(initial.specs, { catchUp: true });
-    prepared.clear();
-    if (again) reload();
-    const running = scheduler;
-
-    const stopWatch = watchStopFile({ path: settings.stopFile, onStop: () => stop.abort('stop file') });
-    const onStop = () => {
-      logger.notice('stopping: aborting executions in flight', { reason: String(stop.signal.reason) });
+    scheduler = running;
+    if (stop.signal.aborted) {
+      // Stopped during set-up: nothing starts.
       running.abort();
-    };
-    stop.signal.addEventListener('abort', onStop, { once: true });
-    const forward = () => stop.abort('signal');
-    options.stopSignal?.addEventListener('abort', forward, { once: true });
-    if (options.stopSignal?.aborted) forward();
+      await Promise.all([...prepared.values()].map((p) => p.close().catch(() => undefined)));
+    } else {
+      running.apply(initial.specs, { catchUp: true });
+      if (again) reload();
+    }
+    prepared.clear();
 
     logger.info('run started', {
-      slot: slot!.slot,
+      slot: slotNumber,
       tests: initial.specs.length,
       window_start: new Date(window.startWall).toISOString(),
       window_end: new Date(window.endWall).toISOString(),

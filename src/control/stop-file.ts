@@ -55,6 +55,7 @@ export function watchStopFile(options: { path: string; onStop: () => void; inter
     await check();
     if (!closed) timer = setTimeout(poll, options.intervalMs ?? STOP_FILE_POLL_MS);
   };
-  timer = setTimeout(poll, options.intervalMs ?? STOP_FILE_POLL_MS);
+  // Look once at once: the file may have appeared before the directory watch began.
+  void poll();
   return { close };
 }

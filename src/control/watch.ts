@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 
 /** How long after the last file event the config is re-read (editors and Puppet write in bursts). */
 export const CONFIG_DEBOUNCE_MS = 50;
+/** Longest wait for the directory watch to be ready before the run goes on without it. */
+const READY_TIMEOUT_MS = 1_000;
 /** How often the config is re-checked by `stat`, in case an event is missed. */
 export const CONFIG_POLL_MS = 1_000;
 
@@ -88,6 +90,15 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
       if (relevant(resolve(p))) fire();
     });
     watcher.on('error', (err) => options.logger.debug('config watch error; the 1 s stat check still runs', { error: String(err) }));
+    // Events before 'ready' are not seen; wait for it (bounded: the stat check covers a slow scan).
+    const ready = watcher;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, READY_TIMEOUT_MS);
+      ready.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   } catch (err) {
     options.logger.debug('config watch unavailable; the 1 s stat check still runs', { error: String(err) });
   }
