@@ -65,7 +65,7 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
       child.once('exit', (code, signal) => {
         children.delete(child);
         const fields = { pid: child.pid, code, signal, running: children.size };
-        if (code === 0) logger.info('run exited', fields);
+        if (code === 0) logger.notice('run exited', fields);
         else logger.warn('run exited', fields);
         resolve();
       });
@@ -106,11 +106,11 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  logger.info('daemon started', { schedule, timezone: 'UTC', cli: cliPath, next_run: task.getNextRun()?.toISOString() });
+  logger.notice('daemon started', { schedule, timezone: 'UTC', cli: cliPath, next_run: task.getNextRun()?.toISOString() });
   try {
     const why = await stopReason;
     await task.destroy();
-    logger.info('daemon stopping', { reason: why, running: children.size, timeout_ms: stopTimeoutMs });
+    logger.notice('daemon stopping', { reason: why, running: children.size, timeout_ms: stopTimeoutMs });
     for (const child of children.keys()) child.kill('SIGTERM');
 
     let timer: NodeJS.Timeout | undefined;
@@ -122,7 +122,7 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
       for (const child of children.keys()) child.kill('SIGKILL');
       await Promise.all(children.values());
     }
-    logger.info('daemon stopped');
+    logger.notice('daemon stopped');
     return ExitCode.OK;
   } finally {
     for (const s of STOP_SIGNALS) process.off(s, onSignal);
