@@ -1,19 +1,16 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startUdpStatsd } from '../support/listeners.js';
-import { agentHome, runCli, spawnCli, startTarget, waitFor } from '../support/cli.js';
+import { agentHome, cleanups, runCli, spawnCli, startTarget, waitFor } from '../support/cli.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
+const cleanup = cleanups();
 
 describe('lock slots (real CLI processes)', () => {
   it('lets exactly three of five simultaneous runs serve; the other two exit 0 at once and count agent.skipped', async () => {
     const server = await startTarget();
     const sd = await startUdpStatsd();
-    cleanup.push(server.close, sd.close);
+    cleanup(server.close, sd.close);
     const home = await agentHome();
     await home.writeConfig(`t|http|600|statsd://127.0.0.1:${sd.port}|url=${server.url}/\n`);
     const runs = Array.from({ length: 5 }, () => spawnCli(['run', ...home.args, '--lifetime', '4']));
@@ -46,7 +43,7 @@ describe('lock slots (real CLI processes)', () => {
 describe('stop file (real CLI processes)', () => {
   it('makes a run exit 0 at once, sending nothing, while the stop file exists; removing it thaws', async () => {
     const server = await startTarget();
-    cleanup.push(server.close);
+    cleanup(server.close);
     const home = await agentHome();
     await home.writeConfig(`t|http|600|none|url=${server.url}/\n`);
     await writeFile(home.stopFile, '');
@@ -65,7 +62,7 @@ describe('stop file (real CLI processes)', () => {
 describe('live config (real CLI processes)', () => {
   it('picks up a config written by rename-replace, as Puppet and Chef write files', async () => {
     const server = await startTarget();
-    cleanup.push(server.close);
+    cleanup(server.close);
     const home = await agentHome();
     await home.writeConfig(`a|http|600|none|url=${server.url}/a\n`);
     const run = spawnCli(['run', ...home.args, '--lifetime', '4']);
@@ -82,7 +79,7 @@ describe('live config (real CLI processes)', () => {
 
   it('logs a rejected line once per change, not once per tick, and keeps the valid lines running', async () => {
     const server = await startTarget();
-    cleanup.push(server.close);
+    cleanup(server.close);
     const home = await agentHome();
     await home.writeConfig(`a|http|600|none|url=${server.url}/a\n`);
     const run = spawnCli(['run', ...home.args, '--lifetime', '3']);

@@ -1,13 +1,10 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startUdpStatsd } from '../support/listeners.js';
-import { agentHome, spawnCli, startTarget, waitFor } from '../support/cli.js';
+import { agentHome, cleanups, spawnCli, startTarget, waitFor } from '../support/cli.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
+const cleanup = cleanups();
 
 /** Arrivals at the target later than `t` (performance.now() ms). */
 const after = (times: number[] | undefined, t: number) => (times ?? []).filter((x) => x > t).length;
@@ -16,7 +13,7 @@ describe('stop file and signals: reaction times (real CLI processes)', () => {
   it('a stop file created mid-run aborts in-flight executions and exits 0 within 500 ms, starting nothing after it', async () => {
     const hanging = await startTarget(() => {});
     const sd = await startUdpStatsd();
-    cleanup.push(hanging.close, sd.close);
+    cleanup(hanging.close, sd.close);
     const home = await agentHome();
     await home.writeConfig(`h|http|6000|statsd://127.0.0.1:${sd.port}|url=${hanging.url}/|timeout=30s\n`);
     const run = spawnCli(['run', ...home.args, '--lifetime', '30']);
@@ -41,7 +38,7 @@ describe('stop file and signals: reaction times (real CLI processes)', () => {
 
   it('SIGTERM takes the same path for this copy; a second signal exits at once', async () => {
     const hanging = await startTarget(() => {});
-    cleanup.push(hanging.close);
+    cleanup(hanging.close);
     const home = await agentHome();
     await home.writeConfig(`h|http|600|none|url=${hanging.url}/|timeout=30s\n`);
     const first = spawnCli(['run', ...home.args, '--lifetime', '30']);
@@ -67,7 +64,7 @@ describe('stop file and signals: reaction times (real CLI processes)', () => {
 describe('live config: reaction times (real CLI processes)', () => {
   it('starts a config that appears mid-run within 250 ms, at its share of the rest of the window', async () => {
     const server = await startTarget();
-    cleanup.push(server.close);
+    cleanup(server.close);
     const home = await agentHome();
     const run = spawnCli(['run', ...home.args, '--lifetime', '4']);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -89,7 +86,7 @@ describe('live config: reaction times (real CLI processes)', () => {
 
   it('stops a removed config within 250 ms and re-plans a changed frequency from now', async () => {
     const server = await startTarget();
-    cleanup.push(server.close);
+    cleanup(server.close);
     const home = await agentHome();
     await home.writeConfig(`a|http|6000|none|url=${server.url}/a\nb|http|600|none|url=${server.url}/b\n`);
     const run = spawnCli(['run', ...home.args, '--lifetime', '5']);

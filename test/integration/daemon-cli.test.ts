@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { agentHome, spawnCli, startTarget, waitFor } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { agentHome, cleanups, spawnCli, startTarget, waitFor } from '../support/cli.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
+const cleanup = cleanups();
 
 describe('canihaz daemon (real CLI process)', () => {
   it('starts runs on its schedule with its options, and stops them all on SIGTERM', async () => {
     const server = await startTarget();
-    cleanup.push(server.close);
+    cleanup(server.close);
     const home = await agentHome();
     await home.writeConfig(`d|http|600|none|url=${server.url}/\n`);
     // CANIHAZ_DAEMON_SCHEDULE is test-only: every 2 s instead of second 0 of every minute.

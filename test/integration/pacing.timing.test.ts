@@ -1,12 +1,9 @@
 import { hostname } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGraphite, startUdpStatsd } from '../support/listeners.js';
-import { agentHome, percentile, runCli, startTarget } from '../support/cli.js';
+import { agentHome, cleanups, percentile, runCli, startTarget } from '../support/cli.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
+const cleanup = cleanups();
 
 // The issue's acceptance run: exact counts, even spacing at the server, StatsD and Graphite agreeing.
 describe('pacing (real CLI, real servers)', () => {
@@ -14,7 +11,7 @@ describe('pacing (real CLI, real servers)', () => {
     const server = await startTarget();
     const sd = await startUdpStatsd();
     const gr = await startGraphite();
-    cleanup.push(server.close, sd.close, gr.close);
+    cleanup(server.close, sd.close, gr.close);
     // Warm the test's own HTTP server (its parser and handler JIT) so its first-request cost is not
     // measured as the agent's unevenness; then forget those requests.
     for (let i = 0; i < 5; i++) await fetch(`${server.url}/warm`).then((r) => r.text());

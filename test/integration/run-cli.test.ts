@@ -1,24 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startGraphite, startTcpStatsd, startUdpStatsd, type GraphiteListener, type StatsdListener } from '../support/listeners.js';
-import { agentHome, percentile, runCli, startTarget, type TargetServer } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { startTcpStatsd, startUdpStatsd, type StatsdListener } from '../support/listeners.js';
+import { agentHome, cleanups, runCli, startTarget, type TargetServer } from '../support/cli.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
+const cleanup = cleanups();
 async function target(handler?: Parameters<typeof startTarget>[0]): Promise<TargetServer> {
   const t = await startTarget(handler);
-  cleanup.push(t.close);
+  cleanup(t.close);
   return t;
 }
 async function statsd(): Promise<StatsdListener> {
   const l = await startUdpStatsd();
-  cleanup.push(l.close);
-  return l;
-}
-async function graphite(): Promise<GraphiteListener> {
-  const l = await startGraphite();
-  cleanup.push(l.close);
+  cleanup(l.close);
   return l;
 }
 
@@ -74,7 +66,7 @@ describe('canihaz run (real CLI, real servers)', () => {
   it('speaks StatsD over TCP with statsd+tcp://', async () => {
     const server = await target();
     const tcp = await startTcpStatsd();
-    cleanup.push(tcp.close);
+    cleanup(tcp.close);
     const home = await agentHome();
     await home.writeConfig(`t|http|600|statsd+tcp://127.0.0.1:${tcp.port}|url=${server.url}/\n`);
     const r = await runCli(['run', ...home.args, '--lifetime', '1']);

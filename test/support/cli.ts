@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 /** The compiled CLI (`npm test` builds it first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -147,4 +148,13 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Registers cleanups (closing servers, listeners) that run, last first, after each test of the calling file. */
+export function cleanups(): (...fns: (() => Promise<void>)[]) => void {
+  const list: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (list.length) await list.pop()!();
+  });
+  return (...fns) => void list.push(...fns);
 }
