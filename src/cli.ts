@@ -234,9 +234,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 process.stdout.on('error', () => {});
 
 // Every command awaits all of its work (executions, metric flushes, the lock slot) before it
-// returns, so exit at once: an idle handle left in a library (a watcher winding down) must not hold
-// a stopped copy for another second. stdout and stderr are synchronous for files, pipes and TTYs
-// on Linux, so nothing written is lost.
+// returns, so exit at once: chokidar leaves a 1 s directory-rescan throttle timer running after
+// close() (its `_throttle('readdir', dir, 1000)`, not unref'd), which held a stopped copy for
+// another second whenever a file beside the config changed — the stop file, typically. stdout and
+// stderr are synchronous for files, pipes and TTYs on Linux, so nothing written is lost.
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   () => process.exit(ExitCode.INTERNAL),
