@@ -29,8 +29,3 @@ export const systemClock: Clock = {
     }
   },
 };
-
-/** Converts a monotonic instant to wall-clock epoch ms using the clock's current offset. */
-export function monoToWall(clock: Clock, monoMs: number): number {
-  return clock.wallNow() - clock.now() + monoMs;
-}

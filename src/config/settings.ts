@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseHostPort, type DestinationDefaults } from './destination.js';
 import { DEFAULT_MAX_FREQUENCY, type LineError } from './tests-file.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
-import { DEFAULT_PREFIX, defaultGraphitePrefix } from '../metrics/names.js';
+import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
 
 /** The agent's settings after file, environment and flags are merged. */
 export interface Settings {
@@ -33,7 +33,7 @@ export const DEFAULT_SETTINGS: Settings = {
   stopFile: '/etc/canihaz/stop',
   lockDir: '/run/canihaz',
   stateDir: '/var/lib/canihaz',
-  statsdPrefix: DEFAULT_PREFIX,
+  statsdPrefix: defaultStatsdPrefix(DEFAULT_PREFIX),
   graphitePrefix: defaultGraphitePrefix(DEFAULT_PREFIX),
   destinationDefaults: DEFAULT_DESTINATIONS,
   maxFrequency: DEFAULT_MAX_FREQUENCY,
@@ -179,7 +179,7 @@ export function resolveSettings(
       stopFile: d.stop_file ?? DEFAULT_SETTINGS.stopFile,
       lockDir: d.lock_dir ?? DEFAULT_SETTINGS.lockDir,
       stateDir: d.state_dir ?? DEFAULT_SETTINGS.stateDir,
-      statsdPrefix: d.statsd_prefix ?? base ?? DEFAULT_SETTINGS.statsdPrefix,
+      statsdPrefix: d.statsd_prefix ?? (base ? defaultStatsdPrefix(base) : DEFAULT_SETTINGS.statsdPrefix),
       graphitePrefix: d.graphite_prefix ?? (base ? defaultGraphitePrefix(base) : DEFAULT_SETTINGS.graphitePrefix),
       destinationDefaults: {
         statsd: d.statsd ?? DEFAULT_DESTINATIONS.statsd,
