@@ -8,6 +8,7 @@ import { destinationKey, type Destination } from '../config/destination.js';
 import type { Logger } from '../log.js';
 import { createIntervalAggregator, createIntervalFlusher, DEFAULT_INTERVAL_MS, type IntervalAggregator, type IntervalFlusher } from './intervals.js';
 import { graphiteAgentPath, graphiteIntervalPoints } from './names.js';
+import { createHostResolver, type HostResolver } from './resolve.js';
 import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
 
 /** Default bound on lines waiting for the server. */
@@ -21,6 +22,8 @@ const RECONNECT_MAX_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 /** Most lines handed to the socket in one write. */
 const LINES_PER_WRITE = 1_000;
+/** A batch the socket has not taken for this long means the server is not reading: a stop does not wait for it, ms. */
+const STALLED_AFTER_MS = 1_000;
 
 export interface GraphiteSinkOptions {
   /** Where to send. IPv6 hosts are given bare (`::1`). */
@@ -35,6 +38,8 @@ export interface GraphiteSinkOptions {
   intervalMs?: number;
   /** Most lines held while the server is down or slow; beyond it the oldest are dropped. Default 100 000. */
   queueLimit?: number;
+  /** Resolves the host once (shared by the run's sinks). Default: a private resolver, cancelled at stop. */
+  resolver?: HostResolver;
 }
 
 /** A Graphite sink, with counters for tests and logs. */
@@ -43,6 +48,11 @@ export interface GraphiteSink extends MetricSink {
   readonly droppedLines: number;
   /** Lines waiting to be written. */
   readonly queuedLines: number;
+  /**
+   * Lines handed to a connection that then closed without confirming it (an unexpected loss, or a
+   * stop whose close handshake did not complete in time): they may not have been delivered.
+   */
+  readonly unconfirmedLines: number;
 }
 
 /**
@@ -55,6 +65,17 @@ export function createGraphiteSink(options: GraphiteSinkOptions): GraphiteSink {
   return new GraphiteSinkImpl(options);
 }
 
+/** One TCP connection and what was handed to it. */
+interface Connection {
+  socket: net.Socket;
+  /** True between `connect` and the first sign of trouble; only then is it written to. */
+  writable: boolean;
+  /** Lines whose write callback succeeded on this connection. */
+  linesWritten: number;
+  /** Set by `stop` when it ends the connection itself. */
+  endedByUs: boolean;
+}
+
 class GraphiteSinkImpl implements GraphiteSink {
   readonly name: string;
   #host: string;
@@ -62,23 +83,34 @@ class GraphiteSinkImpl implements GraphiteSink {
   #prefix: string;
   #clock: Clock;
   #logger: Logger;
+  #resolver: HostResolver;
+  #ownResolver: boolean;
   #aggregator: IntervalAggregator;
   #flusher: IntervalFlusher;
   #queue: LineQueue;
-  #socket: net.Socket | undefined;
-  #connected = false;
+  /** The current connection (connecting, open, or closing); undefined between connections. */
+  #conn: Connection | undefined;
+  /** True while the host name is being resolved for the next connection. */
+  #resolving = false;
   /** The batch handed to the socket and not yet acknowledged by its write callback. */
   #inFlight: string[] | undefined;
+  /** When `#inFlight` was handed to the socket (monotonic ms). */
+  #inFlightSinceMono = 0;
+  /** The next batch's write, deferred to a later turn of the event loop so nothing loops synchronously. */
+  #pumpImmediate: NodeJS.Immediate | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #backoffMs = RECONNECT_MIN_MS;
   #started = false;
   /** Set by `stop`: no more events are taken. */
   #stopping = false;
-  /** Set once `stop` is closing the connection: no more reconnects. */
+  /** Set once `stop` is closing the connection: no more writes, no more reconnects. */
   #closing = false;
   #idleWaiters: (() => void)[] = [];
   #droppedLines = 0;
   #droppedSinceWarn = 0;
+  #unconfirmedLines = 0;
+  #lostSinceWarn = 0;
+  #lastLostWarnMono = -Infinity;
   #lastDropWarnMono = -Infinity;
   #lastErrorWarnMono = -Infinity;
 
@@ -93,6 +125,8 @@ class GraphiteSinkImpl implements GraphiteSink {
     this.#prefix = options.prefix;
     this.#clock = options.clock;
     this.#logger = options.logger;
+    this.#ownResolver = options.resolver === undefined;
+    this.#resolver = options.resolver ?? createHostResolver();
     this.name = destinationKey(options.destination);
     this.#aggregator = createIntervalAggregator({ intervalMs });
     this.#flusher = createIntervalFlusher({
@@ -109,6 +143,9 @@ class GraphiteSinkImpl implements GraphiteSink {
   }
   get queuedLines(): number {
     return this.#queue.length + (this.#inFlight?.length ?? 0);
+  }
+  get unconfirmedLines(): number {
+    return this.#unconfirmedLines;
   }
 
   async start(): Promise<void> {
@@ -136,32 +173,73 @@ class GraphiteSinkImpl implements GraphiteSink {
     }
   }
 
+  /**
+   * Sends what is left, then ends the connection and waits for the server to close its side (the
+   * only sign that it read everything); all of it bounded by `deadlineMonoMs`. Whatever could not be
+   * confirmed is counted in one warning.
+   */
   async stop(deadlineMonoMs: number): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#flusher.stop();
-    this.#enqueueDirty(undefined);
-    if (this.queuedLines > 0) {
-      if (!this.#socket) {
-        // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
-        clearTimeout(this.#reconnectTimer);
-        this.#reconnectTimer = undefined;
-        this.#backoffMs = RECONNECT_MIN_MS;
-        this.#connect();
+    try {
+      this.#flusher.stop();
+      this.#enqueueDirty(undefined);
+      if (this.queuedLines > 0 && !this.#stalled()) {
+        if (!this.#conn && !this.#resolving) {
+          // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
+          clearTimeout(this.#reconnectTimer);
+          this.#reconnectTimer = undefined;
+          this.#backoffMs = RECONNECT_MIN_MS;
+          this.#connect();
+        }
+        await withDeadline(new Promise<void>((resolve) => this.#whenIdle(resolve)), this.#remaining(deadlineMonoMs));
       }
-      await withDeadline(new Promise<void>((resolve) => this.#whenIdle(resolve)), this.#remaining(deadlineMonoMs));
+      this.#closing = true;
+      clearTimeout(this.#reconnectTimer);
+      clearImmediate(this.#pumpImmediate);
+      if (this.#ownResolver) this.#resolver.cancel();
+      const conn = this.#conn;
+      if (conn && !conn.socket.destroyed) {
+        const closed = new Promise<boolean>((resolve) => conn.socket.once('close', () => resolve(true)));
+        conn.endedByUs = true;
+        // Graceful when nothing is in flight: FIN after what the socket holds; the server closes its
+        // side once it has read it all. A close we force confirms nothing.
+        const graceful = conn.writable && this.#inFlight === undefined;
+        if (graceful) conn.socket.end();
+        else conn.socket.destroy();
+        const confirmed = graceful && (await withDeadline(closed, this.#remaining(deadlineMonoMs), false)) === true;
+        if (!confirmed) {
+          conn.writable = false;
+          conn.socket.destroy();
+          // Written, but the server never read up to our FIN: they may still sit in a kernel buffer.
+          this.#unconfirmedLines += conn.linesWritten;
+          conn.linesWritten = 0;
+        }
+      }
+      this.#reportAtStop();
+    } catch (err) {
+      this.#warnError(err);
     }
-    this.#closing = true;
-    clearTimeout(this.#reconnectTimer);
-    const socket = this.#socket;
-    if (socket) {
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      socket.end();
-      await withDeadline(closed, this.#remaining(deadlineMonoMs));
-      socket.destroy();
+  }
+
+  /** True when the server has not taken a batch for `STALLED_AFTER_MS`: waiting for it at stop is futile. */
+  #stalled(): boolean {
+    return this.#inFlight !== undefined && this.#conn?.writable === true && this.#clock.now() - this.#inFlightSinceMono >= STALLED_AFTER_MS;
+  }
+
+  #reportAtStop(): void {
+    const unsent = this.queuedLines;
+    if (unsent > 0) {
+      this.#logger.warn('graphite lines not sent before the stop deadline', { destination: this.name, lines: unsent });
     }
-    if (this.queuedLines > 0) {
-      this.#logger.warn('graphite lines not sent before the stop deadline', { destination: this.name, lines: this.queuedLines });
+    if (this.#unconfirmedLines > 0) {
+      this.#logger.warn('graphite lines may not have been delivered: the server did not confirm the close', {
+        destination: this.name,
+        lines: this.#unconfirmedLines,
+      });
+    }
+    if (this.#droppedLines > 0) {
+      this.#logger.warn('graphite lines dropped during the run (queue full)', { destination: this.name, total_dropped: this.#droppedLines });
     }
   }
 
@@ -188,32 +266,77 @@ class GraphiteSinkImpl implements GraphiteSink {
     }
   }
 
+  /** Resolves the host (once per run; again after a failure) and opens a connection. */
   #connect(): void {
-    if (this.#socket || this.#closing) return;
+    if (this.#conn || this.#resolving || this.#closing) return;
+    this.#resolving = true;
+    this.#resolver.resolve(this.#host).then(
+      (resolved) => {
+        this.#resolving = false;
+        if (this.#closing || this.#conn) return;
+        if (!resolved.ok) {
+          if (resolved.code !== 'ECANCELLED') this.#warnError(Object.assign(new Error(`cannot resolve ${this.#host}: ${resolved.message}`), { code: resolved.code }));
+          this.#scheduleReconnect();
+          return;
+        }
+        this.#open(resolved.address);
+      },
+      (err: unknown) => {
+        this.#resolving = false;
+        this.#warnError(err);
+        this.#scheduleReconnect();
+      },
+    );
+  }
+
+  #open(address: string): void {
     let socket: net.Socket;
     try {
-      socket = net.connect({ host: this.#host, port: this.#port });
+      socket = net.connect({ host: address, port: this.#port });
     } catch (err) {
       this.#warnError(err);
+      this.#scheduleReconnect();
       return;
     }
-    this.#socket = socket;
+    const conn: Connection = { socket, writable: false, linesWritten: 0, endedByUs: false };
+    this.#conn = conn;
     socket.unref();
     socket.setKeepAlive(true);
     socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`)));
     socket.on('connect', () => {
       socket.setTimeout(0);
-      this.#connected = true;
+      if (this.#closing) return;
+      conn.writable = true;
       this.#backoffMs = RECONNECT_MIN_MS;
       this.#pump();
     });
     // Graphite never answers; read and discard anything it sends so the socket can close cleanly.
     socket.on('data', () => undefined);
-    socket.on('error', (err) => this.#warnError(err));
+    // The server closed its side: write no more on this connection (the close follows).
+    socket.on('end', () => (conn.writable = false));
+    socket.on('error', (err) => {
+      conn.writable = false;
+      this.#warnError(err);
+    });
     socket.on('close', () => {
-      if (this.#socket !== socket) return;
-      this.#socket = undefined;
-      this.#connected = false;
+      conn.writable = false;
+      if (this.#conn !== conn) return;
+      this.#conn = undefined;
+      if (!conn.endedByUs && conn.linesWritten > 0) {
+        // Plaintext has no acknowledgements: what was written shortly before the loss may be gone.
+        this.#unconfirmedLines += conn.linesWritten;
+        this.#lostSinceWarn += conn.linesWritten;
+        const now = this.#clock.now();
+        if (now - this.#lastLostWarnMono >= WARN_EVERY_MS) {
+          this.#logger.warn('graphite connection lost: lines written on it may not have been delivered', {
+            destination: this.name,
+            lines: this.#lostSinceWarn,
+          });
+          this.#lastLostWarnMono = now;
+          this.#lostSinceWarn = 0;
+        }
+      }
+      conn.linesWritten = 0;
       this.#scheduleReconnect();
     });
   }
@@ -229,22 +352,40 @@ class GraphiteSinkImpl implements GraphiteSink {
     this.#reconnectTimer.unref();
   }
 
-  /** Writes one batch at a time; the next goes once the socket has taken the previous one. */
+  /**
+   * Writes one batch at a time, only on an open connection; the next goes once the socket has taken
+   * the previous one. A failed write puts its batch back and waits for `close` (and a reconnect):
+   * it never writes again on that connection.
+   */
   #pump(): void {
-    const socket = this.#socket;
-    if (!socket || !this.#connected || this.#inFlight) return;
+    const conn = this.#conn;
+    if (!conn || !conn.writable || this.#inFlight || this.#closing) return;
+    if (conn.socket.destroyed || conn.socket.writableEnded) {
+      conn.writable = false;
+      return;
+    }
     const batch = this.#queue.shift(LINES_PER_WRITE);
     if (batch.length === 0) {
       this.#settleIdle();
       return;
     }
     this.#inFlight = batch;
-    socket.write(batch.join(''), (err) => {
-      this.#inFlight = undefined;
-      // Not written: put it back in front. A re-sent line is harmless, Graphite keeps the last value.
-      if (err) this.#noteDropped(this.#queue.unshift(batch));
-      this.#pump();
+    this.#inFlightSinceMono = this.#clock.now();
+    conn.socket.write(batch.join(''), (err) => {
+      if (this.#inFlight === batch) this.#inFlight = undefined;
+      if (err) {
+        conn.writable = false;
+        // Not written: put it back in front. A re-sent line is harmless, Graphite keeps the last value.
+        this.#noteDropped(this.#queue.unshift(batch));
+        conn.socket.destroy();
+        return;
+      }
+      conn.linesWritten += batch.length;
       this.#settleIdle();
+      this.#pumpImmediate ??= setImmediate(() => {
+        this.#pumpImmediate = undefined;
+        this.#pump();
+      });
     });
   }
 
@@ -358,12 +499,14 @@ function formatLine(path: string, value: number, timestampSec: number): string {
 }
 
 /**
- * Waits for `promise` or `ms`, whichever is first. The timer is deliberately not unref'd: it is
- * bounded, and it keeps the process alive while a caller awaits the final flush.
+ * Waits for `promise` or `ms`, whichever is first; resolves with the promise's value, or `onTimeout`.
+ * The timer is deliberately not unref'd: it is bounded, and it keeps the process alive while a caller
+ * awaits the final flush.
  */
-async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
-  if (ms <= 0) return;
+async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout?: T): Promise<T | undefined> {
+  if (ms <= 0) return onTimeout;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  const result = await Promise.race([promise, new Promise<T | undefined>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)))]);
   clearTimeout(timer);
+  return result;
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { createConsoleSink } from './console.js';
 import { createGraphiteSink } from './graphite.js';
 import { expandPrefix } from './names.js';
+import { createHostResolver } from './resolve.js';
 import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
 import { createStatsdSink } from './statsd.js';
 
@@ -35,6 +36,8 @@ export function createSinkRouter(options: SinkRouterOptions): SinkRouter {
   const byList = new WeakMap<readonly Destination[], MetricSink[]>();
   const statsdPrefix = expandPrefix(options.statsdPrefix, options.hostname);
   const graphitePrefix = expandPrefix(options.graphitePrefix, options.hostname);
+  // One resolution per host name per run, shared by the sinks, and abandoned at stop.
+  const resolver = createHostResolver();
 
   const open = (d: Destination): MetricSink | undefined => {
     if (d.kind === 'none') return undefined;
@@ -44,9 +47,9 @@ export function createSinkRouter(options: SinkRouterOptions): SinkRouter {
     const { clock, logger } = options;
     const sink: MetricSink =
       d.kind === 'statsd'
-        ? createStatsdSink({ destination: d, prefix: statsdPrefix, logger, clock })
+        ? createStatsdSink({ destination: d, prefix: statsdPrefix, logger, clock, resolver })
         : d.kind === 'graphite'
-          ? createGraphiteSink({ destination: d, prefix: graphitePrefix, logger, clock })
+          ? createGraphiteSink({ destination: d, prefix: graphitePrefix, logger, clock, resolver })
           : createConsoleSink({ clock, ...(options.write ? { write: options.write } : {}) });
     sinks.set(key, sink);
     sink.start().catch((err: unknown) => logger.warn('metrics destination failed to start', { destination: key, error: String(err) }));
@@ -70,7 +73,11 @@ export function createSinkRouter(options: SinkRouterOptions): SinkRouter {
       for (const sink of sinksFor(destinations)) sink.recordAgent(counter);
     },
     async stop(deadlineMonoMs) {
-      await Promise.all([...sinks.values()].map((s) => s.stop(deadlineMonoMs).catch(() => undefined)));
+      try {
+        await Promise.all([...sinks.values()].map((s) => s.stop(deadlineMonoMs).catch(() => undefined)));
+      } finally {
+        resolver.cancel();
+      }
     },
   };
 }

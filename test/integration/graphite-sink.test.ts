@@ -1,3 +1,5 @@
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger, type Logger } from '../../src/log.js';
@@ -175,6 +177,11 @@ describe('graphite sink', () => {
     await listener.waitFor(() => listener.points.length >= 11, { timeoutMs: 4_000 });
     // Only the newest interval survived.
     expect(new Set(listener.points.map((p) => p.timestamp))).toEqual(new Set([seconds[4]! / 1000]));
+    // And the run's total is said once more at stop.
+    await sink.stop(systemClock.now() + 1_000);
+    expect(logger.warnings.filter((w) => w.msg === 'graphite lines dropped during the run (queue full)')).toEqual([
+      { msg: 'graphite lines dropped during the run (queue full)', fields: { destination: `graphite://127.0.0.1:${port}`, total_dropped: 44 } },
+    ]);
   });
 
   it('gives up at the stop deadline when the server is down, without throwing', async () => {
@@ -189,5 +196,147 @@ describe('graphite sink', () => {
     expect(took).toBeGreaterThanOrEqual(250);
     expect(took).toBeLessThan(500);
     expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')?.fields.lines).toBe(11);
+  });
+});
+
+/**
+ * A Graphite that accepts and never reads: each accepted socket is paused, so the kernel buffers
+ * fill and then the sink's writes stall. `reading()` makes later connections read (and count lines).
+ */
+async function stuckGraphite(): Promise<{ port: number; sockets: net.Socket[]; lines: () => number; readFromNowOn(): void; close(): Promise<void> }> {
+  const sockets: net.Socket[] = [];
+  let read = false;
+  let lines = 0;
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    if (!read) {
+      socket.pause();
+      return;
+    }
+    socket.on('data', (chunk: Buffer) => {
+      for (const byte of chunk) if (byte === 10) lines += 1;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  cleanups.push(close);
+  return { port: (server.address() as net.AddressInfo).port, sockets, lines: () => lines, readFromNowOn: () => (read = true), close };
+}
+
+/**
+ * Asserts the event loop is alive: 50 ms timers fire within 250 ms, and (when `idle`: nothing is
+ * being sent) CPU stays under half the wall time. A synchronous loop in the sink starves the timers.
+ */
+async function expectNotSpinning(overMs: number, idle = true): Promise<void> {
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const lateBy: number[] = [];
+  while (performance.now() - wall0 < overMs) {
+    const t = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    lateBy.push(performance.now() - t - 50);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const wallMs = performance.now() - wall0;
+  expect(Math.max(...lateBy), 'a timer was starved').toBeLessThan(200);
+  if (idle) expect(cpuMs, `CPU ${cpuMs} ms in ${wallMs} ms of wall time`).toBeLessThan(wallMs / 2);
+}
+
+/** `count` tests with a 1 KB prefix: about 11 KB of lines per test per interval. */
+function bulkySink(port: number, logger: Logger): GraphiteSink {
+  return sinkTo(port, { logger, prefix: 'p'.repeat(1000), intervalMs: 10_000, queueLimit: 1_000_000 });
+}
+
+function recordBulk(sink: GraphiteSink, count: number): void {
+  const t = secondAgo(1);
+  for (let i = 0; i < count; i++) sink.record(ok(t, 1, `t${i}`));
+}
+
+describe('graphite sink against a server that accepts and never reads', () => {
+  it('A stuck Graphite freezes a copy forever at full CPU: stop returns by its deadline and nothing spins after', async () => {
+    const server = await stuckGraphite();
+    const logger = capturingLogger();
+    const sink = bulkySink(server.port, logger);
+    await sink.start();
+    recordBulk(sink, 1_000); // ~11 MB of lines: far more than the kernel buffers hold
+    await waitUntil(() => server.sockets.length === 1, { message: 'connected' });
+    const started = systemClock.now();
+    await sink.stop(started + 300);
+    const took = systemClock.now() - started;
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(450);
+    await expectNotSpinning(400);
+    const unsent = logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline');
+    expect(unsent?.fields.lines).toBeGreaterThan(1_000);
+    // What the kernel took was never read: said, not lost without a word.
+    const unconfirmed = logger.warnings.find((w) => w.msg === 'graphite lines may not have been delivered: the server did not confirm the close');
+    expect(unconfirmed?.fields.lines).toBeGreaterThan(0);
+    expect(Number(unsent!.fields.lines) + Number(unconfirmed!.fields.lines)).toBe(11_000);
+  });
+
+  it('A stuck Graphite freezes a copy forever at full CPU: a connection reset mid-write waits for the reconnect, then delivers', async () => {
+    const server = await stuckGraphite();
+    const logger = capturingLogger();
+    const sink = bulkySink(server.port, logger);
+    await sink.start();
+    recordBulk(sink, 1_000);
+    // The interval is sent at its 10 s boundary or at stop: stop with a long deadline, in the background.
+    const stopping = sink.stop(systemClock.now() + 8_000);
+    await waitUntil(() => server.sockets.length === 1 && sink.queuedLines > 0 && sink.queuedLines < 11_000, { message: 'writes stalled' });
+    server.readFromNowOn();
+    server.sockets[0]!.destroy(); // unread data: the client sees a reset while a write is pending
+    await expectNotSpinning(300, false); // busy resending (to this very process), but never in a loop
+    await stopping;
+    expect(server.sockets.length).toBe(2);
+    expect(sink.queuedLines).toBe(0);
+    // Everything not confirmed by the first connection arrived on the second one.
+    expect(server.lines() + sink.unconfirmedLines).toBeGreaterThanOrEqual(11_000);
+    expect(server.lines()).toBeGreaterThan(0);
+    expect(logger.warnings.some((w) => w.msg === 'graphite connection lost: lines written on it may not have been delivered')).toBe(true);
+  });
+
+  it('a stop does not wait for a server that has taken nothing for a second', async () => {
+    const server = await stuckGraphite();
+    const logger = capturingLogger();
+    const sink = sinkTo(server.port, { logger, prefix: 'p'.repeat(1000), intervalMs: 1_000, queueLimit: 1_000_000 });
+    await sink.start();
+    recordBulk(sink, 1_000); // into an interval that ends at the next 1 s boundary, then sent
+    await waitUntil(() => sink.queuedLines > 0 && sink.queuedLines < 11_000, { message: 'writes stalled', timeoutMs: 3_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const started = systemClock.now();
+    await sink.stop(started + 2_000);
+    expect(systemClock.now() - started).toBeLessThan(150);
+    expect(Number(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')?.fields.lines)).toBeGreaterThan(0);
+  });
+
+  it('Metrics lost without a word: at small volume, says how many lines the server may never have read', async () => {
+    const server = await stuckGraphite();
+    const logger = capturingLogger();
+    const sink = sinkTo(server.port, { logger });
+    await sink.start();
+    sink.record(ok(secondAgo(2), 1));
+    await waitUntil(() => server.sockets.length === 1, { message: 'connected' });
+    const started = systemClock.now();
+    await sink.stop(started + 300);
+    expect(systemClock.now() - started).toBeLessThan(450);
+    expect(logger.warnings.find((w) => w.msg === 'graphite lines may not have been delivered: the server did not confirm the close')?.fields.lines).toBe(11);
+    expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')).toBeUndefined();
+  });
+
+  it('a server that reads confirms the close: no warning', async () => {
+    const listener = await listen();
+    const logger = capturingLogger();
+    const sink = sinkTo(listener.port, { logger });
+    await sink.start();
+    sink.record(ok(secondAgo(2), 1));
+    await sink.stop(systemClock.now() + 1_000);
+    await listener.waitFor(() => listener.points.length >= 11);
+    expect(logger.warnings).toEqual([]);
+    expect(sink.unconfirmedLines).toBe(0);
   });
 });

@@ -1,9 +1,15 @@
+import dgram from 'node:dgram';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { MetricEvent, MetricSink } from '../../src/metrics/sink.js';
+import { createHostResolver, type HostResolver } from '../../src/metrics/resolve.js';
 import { createStatsdSink } from '../../src/metrics/statsd.js';
-import { freePort, startTcpStatsd, startUdpStatsd, type StatsdListener } from '../support/listeners.js';
+import { freePort, startStuckServer, startTcpStatsd, startUdpStatsd, waitUntil, type StatsdListener } from '../support/listeners.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -122,8 +128,13 @@ describe('statsd sink over TCP', () => {
     const started = systemClock.now();
     await sink.stop(started + 400);
     expect(systemClock.now() - started).toBeLessThan(600);
-    expect(logger.warnings.length).toBe(1);
-    expect(logger.warnings[0]).toMatchObject({ msg: 'statsd send failed', fields: { destination: `statsd+tcp://127.0.0.1:${port}` } });
+    const failures = logger.warnings.filter((w) => w.msg === 'statsd send failed');
+    expect(failures.length).toBe(1);
+    expect(failures[0]).toMatchObject({ fields: { destination: `statsd+tcp://127.0.0.1:${port}` } });
+    // Nothing could be sent: all 5 x 13 lines are counted, once, at stop.
+    expect(logger.warnings.filter((w) => w.msg === 'statsd lines dropped during the run')).toEqual([
+      { msg: 'statsd lines dropped during the run', fields: { destination: `statsd+tcp://127.0.0.1:${port}`, total_dropped: 65, not_sent_at_stop: 65 } },
+    ]);
   });
 
   it('reconnects when a server that was down comes up, and again after it restarts', async () => {
@@ -152,5 +163,144 @@ describe('statsd sink over TCP', () => {
     const started = systemClock.now();
     await sink.stop(started + 2_000);
     expect(systemClock.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('statsd sink against a server that never reads', () => {
+  it('Metrics lost without a word: bounds what waits for a statsd+tcp server that never reads, and counts every line beyond', async () => {
+    const server = track(await startStuckServer());
+    const logger = capturingLogger();
+    const prefix = 'p'.repeat(4_000);
+    const sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port: server.port }, prefix, logger, maxPendingBytes: 256 * 1024 });
+    await sink.start();
+    await waitUntil(() => server.connections === 1, { message: 'connected' });
+    // 3,000 executions x 3 lines of ~4 KB: ~36 MB, far beyond the kernel buffers and the bound.
+    for (let i = 0; i < 3_000; i++) {
+      sink.record(events[0]!);
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitUntil(() => sink.droppedLines > 0, { message: 'lines dropped' });
+    const started = systemClock.now();
+    await sink.stop(started + 300);
+    expect(systemClock.now() - started).toBeLessThan(450);
+    const midRun = logger.warnings.filter((w) => w.msg === 'statsd lines dropped');
+    expect(midRun.length).toBe(1); // rate-limited
+    expect(midRun[0]!.fields).toMatchObject({ reason: 'server not reading' });
+    const final = logger.warnings.find((w) => w.msg === 'statsd lines dropped during the run');
+    expect(final?.fields.total_dropped).toBe(sink.droppedLines);
+    const unconfirmed = logger.warnings.find((w) => w.msg === 'statsd lines may not have been delivered: the server did not confirm the close');
+    // Every line is accounted for: dropped, or handed to a server that never confirmed it.
+    expect(sink.droppedLines + Number(unconfirmed?.fields.lines ?? 0)).toBe(9_000);
+    expect(Number(unconfirmed?.fields.lines)).toBeGreaterThan(0);
+  });
+
+  it('A StatsD host name on a slow resolver keeps the process alive: the sink never looks a name up per send', async () => {
+    const listener = track(await startUdpStatsd());
+    let lookups = 0;
+    const resolver: HostResolver = {
+      resolve: async () => {
+        lookups += 1;
+        return { ok: true, address: '127.0.0.1', family: 4 };
+      },
+      cancel: () => undefined,
+    };
+    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: 'statsd.example', port: listener.port }, prefix: 'canihaz', logger: capturingLogger(), resolver }));
+    sink.record(events[3]!); // before start: waits for the address
+    await sink.start();
+    for (let i = 0; i < 500; i++) sink.record(events[3]!);
+    await listener.waitFor(() => listener.sum('canihaz.home.dropped') === 501);
+    expect(lookups).toBe(1);
+  });
+
+  it('a stop abandons a resolution that never ends, within its deadline, and counts what waited', async () => {
+    const logger = capturingLogger();
+    let cancelled = false;
+    const resolver: HostResolver = { resolve: () => new Promise(() => undefined), cancel: () => (cancelled = true) };
+    const sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: 'statsd.example', port: 8125 }, prefix: 'canihaz', logger, resolver });
+    await sink.start();
+    sink.record(events[0]!);
+    const started = systemClock.now();
+    await sink.stop(started + 200);
+    expect(systemClock.now() - started).toBeLessThan(350);
+    expect(cancelled).toBe(false); // a shared resolver is the router's to cancel
+    expect(logger.warnings).toEqual([
+      { msg: 'statsd lines dropped during the run', fields: { destination: 'statsd://statsd.example:8125', total_dropped: 3, not_sent_at_stop: 3, resolved: false } },
+    ]);
+  });
+});
+
+describe('host resolver', () => {
+  /** A DNS server on loopback that reads queries and never answers. */
+  async function silentDns(): Promise<{ server: string; queries: string[]; close(): Promise<void> }> {
+    const socket = dgram.createSocket('udp4');
+    const queries: string[] = [];
+    socket.on('message', (m) => {
+      const labels: string[] = [];
+      for (let i = 12; m[i]; i += m[i]! + 1) labels.push(m.subarray(i + 1, i + 1 + m[i]!).toString());
+      queries.push(labels.join('.'));
+    });
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const close = () => new Promise<void>((resolve) => socket.close(() => resolve()));
+    cleanups.push(close);
+    return { server: `127.0.0.1:${socket.address().port}`, queries, close };
+  }
+
+  it('takes IP literals as they are and /etc/hosts names without asking DNS', async () => {
+    const dns = await silentDns();
+    const dir = await mkdtemp(join(tmpdir(), 'canihaz-resolve-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'hosts'), '10.1.2.3 statsd.internal\n');
+    const resolver = createHostResolver({ servers: [dns.server], hostsFile: join(dir, 'hosts'), resolvConf: join(dir, 'none') });
+    expect(await resolver.resolve('::1')).toEqual({ ok: true, address: '::1', family: 6 });
+    expect(await resolver.resolve('statsd.internal')).toEqual({ ok: true, address: '10.1.2.3', family: 4 });
+    expect(dns.queries).toEqual([]);
+  });
+
+  it('asks DNS with the search list, gives up at its timeout, and a cancel ends a pending lookup at once', async () => {
+    const dns = await silentDns();
+    const dir = await mkdtemp(join(tmpdir(), 'canihaz-resolve-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'resolv.conf'), 'search corp.example\n');
+    const options = { servers: [dns.server], hostsFile: join(dir, 'none'), resolvConf: join(dir, 'resolv.conf') };
+    let started = systemClock.now();
+    expect(await createHostResolver({ ...options, timeoutMs: 300 }).resolve('statsd')).toMatchObject({ ok: false, code: 'ETIMEOUT' });
+    expect(systemClock.now() - started).toBeLessThan(600);
+    expect(dns.queries[0]).toBe('statsd.corp.example');
+    const resolver = createHostResolver({ ...options, timeoutMs: 60_000 });
+    const pending = resolver.resolve('statsd');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    started = systemClock.now();
+    resolver.cancel();
+    expect(await pending).toMatchObject({ ok: false, code: 'ECANCELLED' });
+    expect(systemClock.now() - started).toBeLessThan(100);
+  });
+});
+
+/** The soft fd limit of this process, when it is small enough to use up in a test. */
+const FD_LIMIT = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN);
+const FD_SKIP = Number.isFinite(FD_LIMIT) && FD_LIMIT <= 100_000 ? undefined : `the soft fd limit (${FD_LIMIT}) is too large to use up in a test`;
+
+describe('statsd sink out of file descriptors', () => {
+  it.skipIf(FD_SKIP !== undefined)(`One connection per test exhausts file descriptors: a UDP socket that cannot be bound (EMFILE) is said, retried, and what waited is sent${FD_SKIP ? ` (skipped: ${FD_SKIP})` : ''}`, async () => {
+    const listener = track(await startUdpStatsd());
+    const logger = capturingLogger();
+    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: '127.0.0.1', port: listener.port }, prefix: 'canihaz', logger }));
+    // Use up every file descriptor (bounded by the soft limit), briefly.
+    const held: number[] = [];
+    try {
+      for (let i = 0; i <= FD_LIMIT; i++) held.push(openSync('/dev/null', 'r'));
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('EMFILE');
+    }
+    try {
+      sink.record(events[3]!);
+      await sink.start();
+      await waitUntil(() => logger.warnings.some((w) => w.fields.code === 'EMFILE'), { message: 'EMFILE said' });
+    } finally {
+      for (const fd of held) closeSync(fd);
+    }
+    await listener.waitFor(() => listener.lines.length >= 1, { timeoutMs: 3_000 });
+    expect(listener.lines.map((l) => l.raw)).toEqual(['canihaz.home.dropped:1|c']);
+    expect(logger.warnings.filter((w) => w.msg === 'statsd send failed')).toMatchObject([{ fields: { code: 'EMFILE' } }]);
   });
 });

@@ -5,6 +5,9 @@
  * - `startTcpStatsd()` — a `net` server; the byte stream is split on `\n` into StatsD lines.
  * - `startGraphite()` — a `net` server for the plaintext protocol (`path value timestamp\n`).
  *
+ * - `startStuckServer()` — a `net` server that accepts and never reads (each socket paused): a
+ *   Graphite or TCP StatsD that hangs, whose kernel buffers fill.
+ *
  * Each listens on 127.0.0.1 and port 0 unless told otherwise (pass `port` to bring a listener back on
  * the port of one that was closed, to test reconnection; pass `host: '::1'` for IPv6), records what
  * arrives in order, and offers `waitFor(predicate)`, which polls until the predicate holds and fails
@@ -163,6 +166,52 @@ export async function startGraphite(options: ListenerOptions = {}): Promise<Grap
     timestampsOf: (path) => [...new Set(latest().filter((p) => p.path === path).map((p) => p.timestamp))].sort((a, b) => a - b),
     waitFor: (predicate, waitOptions) => waitUntil(predicate, waitOptions, () => describe(points.map((p) => p.raw))),
     close: server.close,
+  };
+}
+
+/** A TCP server that accepts connections and never reads from them. */
+export interface StuckServer {
+  readonly host: string;
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Destroys every accepted connection (unread data makes the peer see a reset) and stops listening. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts a server that accepts and never reads. */
+export async function startStuckServer(options: ListenerOptions = {}): Promise<StuckServer> {
+  const host = options.host ?? '127.0.0.1';
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.pause();
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    host,
+    port: (server.address() as net.AddressInfo).port,
+    get connections() {
+      return connections;
+    },
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      return closed;
+    },
   };
 }
 
