@@ -13,12 +13,15 @@ export interface CheckOptions {
 
 /**
  * Validates the tests config without running anything: every problem on its own line as
- * `FILE:LINE: field: reason`. Exit 0 clean, 1 problems, 2 unreadable.
+ * `FILE:LINE: field: reason`. Exit 0 clean, 1 problems, 2 unreadable or refused (not a regular
+ * file, strict_modes) — the whole config, or any `*.conf` of a config directory.
  */
 export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
   const { settings, out, err } = options;
   const loaded = await loadTests(settings.config, {
     maxFrequency: settings.maxFrequency,
+    maxTotalRate: settings.maxTotalRate,
+    strictModes: settings.strictModes,
     destinationDefaults: settings.destinationDefaults,
   });
   for (const p of options.settingsProblems) err(p);
@@ -38,5 +41,6 @@ export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
       ? `ok: ${tests} test${tests === 1 ? '' : 's'} in ${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'}`
       : `${problems} problem${problems === 1 ? '' : 's'}; ${tests} valid test${tests === 1 ? '' : 's'}`,
   );
+  if (loaded.unreadableFiles.length > 0) return ExitCode.UNREADABLE;
   return problems === 0 ? ExitCode.OK : ExitCode.INVALID;
 }

@@ -1,3 +1,5 @@
+import { quoteValue, redactUrl } from './redact.js';
+
 /** A place metrics go, as parsed from a config line's `metrics_destination` field. */
 export type Destination =
   | { kind: 'statsd'; protocol: 'udp' | 'tcp'; host: string; port: number }
@@ -37,7 +39,7 @@ function formatHost(host: string): string {
 /** Parses `host:port` (IPv6 as `[::1]:8125`); returns an error message instead of throwing. */
 export function parseHostPort(text: string): { host: string; port: number } | { error: string } {
   const m = /^(?:\[([^\]]+)\]|([^:\s/[\]]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return { error: `expected host:port, got "${text}"` };
+  if (!m) return { error: `expected host:port, got ${quoteValue(redactUrl(text))}` };
   const host = (m[1] ?? m[2])!;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return { error: `port must be 1-65535, got ${m[3]}` };
@@ -63,13 +65,13 @@ export function parseDestinations(
     else if (/^none$/i.test(part)) d = { kind: 'none' };
     else if (m) {
       const hp = parseHostPort(m[2]!.replace(/\/$/, ''));
-      if ('error' in hp) return { ok: false, message: `"${part}": ${hp.error}` };
+      if ('error' in hp) return { ok: false, message: `${quoteValue(redactUrl(part))}: ${hp.error}` };
       const scheme = m[1]!.toLowerCase();
       d = scheme === 'graphite' ? { kind: 'graphite', ...hp } : { kind: 'statsd', protocol: scheme === 'statsd+tcp' ? 'tcp' : 'udp', ...hp };
     } else {
       return {
         ok: false,
-        message: `unknown destination "${part}"; expected statsd, graphite, console, none, statsd://host:port, statsd+tcp://host:port or graphite://host:port`,
+        message: `unknown destination ${quoteValue(redactUrl(part))}; expected statsd, graphite, console, none, statsd://host:port, statsd+tcp://host:port or graphite://host:port`,
       };
     }
     const key = destinationKey(d);

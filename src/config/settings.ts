@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseHostPort, type DestinationDefaults } from './destination.js';
-import { DEFAULT_MAX_FREQUENCY, type LineError } from './tests-file.js';
+import { readConfigFile } from './read-file.js';
+import { quotePrefix, quoteValue } from './redact.js';
+import { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE, type LineError } from './tests-file.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
 
@@ -20,8 +21,14 @@ export interface Settings {
   graphitePrefix: string;
   destinationDefaults: DestinationDefaults;
   maxFrequency: number;
+  /** Highest sum of every test's frequency (executions per minute, all tests of this agent). */
+  maxTotalRate: number;
+  /** Refuse config and settings files others could change (sshd's StrictModes). */
+  strictModes: boolean;
   /** Most executions in flight across all tests of one run. */
   maxInflight: number;
+  /** Whether each host and test gets its own phase; false fires every host in step (fleet tests). */
+  phase: boolean;
   logFormat: LogFormat;
   logLevel: LogLevel;
 }
@@ -37,7 +44,10 @@ export const DEFAULT_SETTINGS: Settings = {
   graphitePrefix: defaultGraphitePrefix(DEFAULT_PREFIX),
   destinationDefaults: DEFAULT_DESTINATIONS,
   maxFrequency: DEFAULT_MAX_FREQUENCY,
+  maxTotalRate: DEFAULT_MAX_TOTAL_RATE,
+  strictModes: true,
   maxInflight: 10_000,
+  phase: true,
   logFormat: 'logfmt',
   logLevel: 'notice',
 };
@@ -54,7 +64,10 @@ export const SETTING_KEYS = [
   'statsd_prefix',
   'graphite_prefix',
   'max_frequency',
+  'max_total_rate',
   'max_inflight',
+  'phase',
+  'strict_modes',
   'log_format',
   'log_level',
 ] as const;
@@ -73,14 +86,17 @@ const hostPort = z.string().transform((v, ctx) => {
 const prefix = z
   .string()
   .regex(/^(?:[A-Za-z0-9_-]|\{host\})+(?:\.(?:[A-Za-z0-9_-]|\{host\})+)*$/, {
-    error: (iss) => `expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got "${String(iss.input)}"`,
+    error: (iss) => `expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got ${quoteValue(String(iss.input))}`,
   });
 const wholeNumber = (min: number, max: number) =>
   z
     .string()
-    .regex(/^\d+$/, { error: (iss) => `expected a whole number, got "${String(iss.input)}"` })
+    .regex(/^\d+$/, { error: (iss) => `expected a whole number, got ${quoteValue(String(iss.input))}` })
     .transform(Number)
     .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+
+/** An `on`/`off` switch. */
+const onOff = z.enum(['on', 'off'], { error: (iss) => `expected on or off, got ${quoteValue(String(iss.input))}` });
 
 const rawSchema = z.object({
   config: path.optional(),
@@ -93,29 +109,40 @@ const rawSchema = z.object({
   statsd_prefix: prefix.optional(),
   graphite_prefix: prefix.optional(),
   max_frequency: wholeNumber(1, 6_000_000).optional(),
+  max_total_rate: wholeNumber(1, 600_000_000).optional(),
   max_inflight: wholeNumber(1, 1_000_000).optional(),
-  log_format: z.enum(['logfmt', 'json'], { error: (iss) => `expected logfmt or json, got "${String(iss.input)}"` }).optional(),
-  log_level: z.enum(LOG_LEVELS, { error: (iss) => `expected one of ${LOG_LEVELS.join(', ')}, got "${String(iss.input)}"` }).optional(),
+  phase: onOff.optional(),
+  strict_modes: onOff.optional(),
+  log_format: z.enum(['logfmt', 'json'], { error: (iss) => `expected logfmt or json, got ${quoteValue(String(iss.input))}` }).optional(),
+  log_level: z.enum(LOG_LEVELS, { error: (iss) => `expected one of ${LOG_LEVELS.join(', ')}, got ${quoteValue(String(iss.input))}` }).optional(),
 });
 
-/** Parses a settings file's text (`key = value` lines, `#` comments); never throws. */
+/**
+ * Parses a settings file's text (`key = value` lines, `#` comments; LF, CRLF or lone CR line ends);
+ * never throws.
+ */
 export function parseSettingsText(text: string, file: string): { raw: RawSettings; errors: LineError[] } {
   const raw: RawSettings = {};
   const errors: LineError[] = [];
   text
     .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
+    .split(/\r\n|\r|\n/)
     .forEach((lineText, index) => {
       const line = index + 1;
       const t = lineText.trim();
       if (t === '' || t.startsWith('#')) return;
       const eq = t.indexOf('=');
       if (eq <= 0) {
-        errors.push({ file, line, field: 'line', message: `expected key = value, got "${t}"` });
+        // Echoed only in part: the line may be a host:port with credentials missing its key.
+        errors.push({ file, line, field: 'line', message: `expected key = value, got ${quotePrefix(t)}` });
         return;
       }
       const key = t.slice(0, eq).trim();
       const value = t.slice(eq + 1).trim();
+      if (!/^[A-Za-z0-9_.-]{1,40}$/.test(key)) {
+        errors.push({ file, line, field: 'line', message: `expected key = value with a key such as statsd, got ${quotePrefix(key)}` });
+        return;
+      }
       if (!(SETTING_KEYS as readonly string[]).includes(key)) {
         errors.push({ file, line, field: key, message: `unknown setting; known: ${SETTING_KEYS.join(', ')}` });
         return;
@@ -186,25 +213,29 @@ export function resolveSettings(
         graphite: d.graphite ?? DEFAULT_DESTINATIONS.graphite,
       },
       maxFrequency: d.max_frequency ?? DEFAULT_SETTINGS.maxFrequency,
+      maxTotalRate: d.max_total_rate ?? DEFAULT_SETTINGS.maxTotalRate,
+      strictModes: d.strict_modes === undefined ? DEFAULT_SETTINGS.strictModes : d.strict_modes === 'on',
       maxInflight: d.max_inflight ?? DEFAULT_SETTINGS.maxInflight,
+      phase: d.phase === undefined ? DEFAULT_SETTINGS.phase : d.phase === 'on',
       logFormat: d.log_format ?? DEFAULT_SETTINGS.logFormat,
       logLevel: d.log_level ?? DEFAULT_SETTINGS.logLevel,
     },
   };
 }
 
-/** Reads a settings file; a missing file is not an error (every default applies). */
+/**
+ * Reads a settings file; a missing file is not an error (every default applies) unless `required`.
+ * Like the tests file it is never blocked on (a FIFO is refused) and, with `strictModes`, refused
+ * when others could change it. The file's own `strict_modes` line cannot relax its own check: the
+ * caller decides `strictModes` from flags and the environment only.
+ */
 export async function readSettingsFile(
   file: string,
   required: boolean,
+  options: { strictModes: boolean } = { strictModes: true },
 ): Promise<{ status: 'ok'; raw: RawSettings; errors: LineError[] } | { status: 'missing' } | { status: 'unreadable'; message: string }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT' && !required) return { status: 'missing' };
-    return { status: 'unreadable', message: `${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}` };
-  }
-  return { status: 'ok', ...parseSettingsText(text, file) };
+  const read = await readConfigFile(file, options);
+  if (read.status === 'missing') return required ? { status: 'unreadable', message: `${file}: no such file` } : { status: 'missing' };
+  if (read.status === 'refused') return { status: 'unreadable', message: read.message };
+  return { status: 'ok', ...parseSettingsText(read.text, file) };
 }

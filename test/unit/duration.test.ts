@@ -33,8 +33,45 @@ describe('parseDuration', () => {
     ['1.s', 'expected a duration such as 500ms, 5s, 1.5s or 1m, got "1.s"'],
     ['1e3ms', 'expected a duration such as 500ms, 5s, 1.5s or 1m, got "1e3ms"'],
     ['Infinitys', 'expected a duration such as 500ms, 5s, 1.5s or 1m, got "Infinitys"'],
-    [`${'9'.repeat(400)}h`, `is too large, got "${'9'.repeat(400)}h"`],
+    [`${'9'.repeat(400)}h`, `is too large, got "${'9'.repeat(80)}…" (321 more characters)`],
+    ['9007199254740992ms', 'is too large, got "9007199254740992ms"'],
+    ['ms', 'expected a duration such as 500ms, 5s, 1.5s or 1m, got "ms"'],
+    ['5s\u0000', 'expected a duration such as 500ms, 5s, 1.5s or 1m, got "5s\\u0000"'],
   ])('%j is rejected', (text, error) => {
     expect(parseDuration(text)).toEqual({ error });
+  });
+});
+
+// Regression (issue 6): "Timeouts that pass `check` and fail every execution" — 1.0005s, 1.5ms and
+// 0.0001ms were accepted as fractional milliseconds, which undici rejects on every request.
+describe('timeouts that pass check and fail every execution: durations are whole milliseconds', () => {
+  it.each([
+    ['1.0005s', 'must be a whole number of milliseconds, got "1.0005s"; write e.g. 1001ms'],
+    ['1.5ms', 'must be a whole number of milliseconds, got "1.5ms"; write e.g. 2ms'],
+    ['0.0001ms', 'must be a whole number of milliseconds, got "0.0001ms"; write e.g. 1ms'],
+    ['0.0001s', 'must be a whole number of milliseconds, got "0.0001s"; write e.g. 1ms'],
+    ['1.00001m', 'must be a whole number of milliseconds, got "1.00001m"; write e.g. 60001ms'],
+  ])('%j is rejected', (text, error) => {
+    expect(parseDuration(text)).toEqual({ error });
+  });
+
+  it.each([
+    ['1.001s', 1_001],
+    ['0.001s', 1],
+    ['0.29s', 290],
+    ['0.1s', 100],
+    ['1.0000ms', 1],
+    ['0.5m', 30_000],
+    ['0.0001h', 360],
+    ['4.999s', 4_999],
+  ])('%j is exactly %d ms (decimal arithmetic, no float error)', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it('gives an integer for every value with at most three decimals of seconds', () => {
+    for (let i = 1; i <= 5_000; i++) {
+      const text = `${Math.floor(i / 1000)}.${String(i % 1000).padStart(3, '0')}s`;
+      expect(parseDuration(text), text).toBe(i);
+    }
   });
 });

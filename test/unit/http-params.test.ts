@@ -81,6 +81,10 @@ describe('http params: rejected with every issue', () => {
     ['timeout without unit', params(['url', 'http://h/'], ['timeout', '5']), [{ field: 'timeout', message: '"5" has no unit; add one, e.g. 5s or 5ms' }]],
     ['timeout zero', params(['url', 'http://h/'], ['timeout', '0s']), [{ field: 'timeout', message: 'must be greater than zero, got "0s"' }]],
     ['timeout over 5m', params(['url', 'http://h/'], ['timeout', '301s']), [{ field: 'timeout', message: 'must be at most 5m, got "301s"' }]],
+    // Regression (issue 6): "Timeouts that pass check and fail every execution".
+    ['timeout 1.0005s (not whole ms)', params(['url', 'http://h/'], ['timeout', '1.0005s']), [{ field: 'timeout', message: 'must be a whole number of milliseconds, got "1.0005s"; write e.g. 1001ms' }]],
+    ['timeout 1.5ms (not whole ms)', params(['url', 'http://h/'], ['timeout', '1.5ms']), [{ field: 'timeout', message: 'must be a whole number of milliseconds, got "1.5ms"; write e.g. 2ms' }]],
+    ['timeout 0.0001ms (not whole ms)', params(['url', 'http://h/'], ['timeout', '0.0001ms']), [{ field: 'timeout', message: 'must be a whole number of milliseconds, got "0.0001ms"; write e.g. 1ms' }]],
     [
       'expect garbage',
       params(['url', 'http://h/'], ['expect', 'ok']),
@@ -94,12 +98,12 @@ describe('http params: rejected with every issue', () => {
     ['expect 6xx', params(['url', 'http://h/'], ['expect', '6xx']), [{ field: 'expect', message: 'expected status codes (200), classes (2xx) or ranges (200-299) separated by commas, got "6xx"' }]],
     ['expect code out of range', params(['url', 'http://h/'], ['expect', '200,600']), [{ field: 'expect', message: 'status codes are 100-599, got "600"' }]],
     ['expect range backwards', params(['url', 'http://h/'], ['expect', '299-200']), [{ field: 'expect', message: 'range "299-200" runs backwards; write 200-299' }]],
-    ['header without colon', params(['url', 'http://h/'], ['header', 'X-A 1']), [{ field: 'header', message: 'expected "Name: Value", got "X-A 1"' }]],
-    ['header without name', params(['url', 'http://h/'], ['header', ': 1']), [{ field: 'header', message: 'expected "Name: Value", got ": 1"' }]],
+    ['header without colon', params(['url', 'http://h/'], ['header', 'X-A 1']), [{ field: 'header', message: 'expected "Name: Value", got "X-A…"' }]],
+    ['header without name', params(['url', 'http://h/'], ['header', ': 1']), [{ field: 'header', message: 'expected "Name: Value", got 3 characters (not shown)' }]],
     [
       'header name with a space',
       params(['url', 'http://h/'], ['header', 'X A: 1']),
-      [{ field: 'header', message: 'header name must be letters, digits or !#$%&\'*+-.^_`|~ with no spaces, got "X A"' }],
+      [{ field: 'header', message: 'header name must be letters, digits or !#$%&\'*+-.^_`|~ with no spaces, got "X…" (U+0020 at character 2)' }],
     ],
     [
       'header value with CR LF',
@@ -109,17 +113,17 @@ describe('http params: rejected with every issue', () => {
     [
       'header value with a NUL',
       params(['url', 'http://h/'], ['header', 'X-A: a\u0000b']),
-      [{ field: 'header', message: 'value of X-A must be printable Latin-1 text (no control characters), got "a\\u0000b"' }],
+      [{ field: 'header', message: 'value of X-A must be printable Latin-1 text (no control characters); it has U+0000 at character 2 (the value is not shown)' }],
     ],
     [
       'header value beyond Latin-1',
       params(['url', 'http://h/'], ['header', 'X-A: 5€']),
-      [{ field: 'header', message: 'value of X-A must be printable Latin-1 text (no control characters), got "5€"' }],
+      [{ field: 'header', message: 'value of X-A must be printable Latin-1 text (no control characters); it has U+20AC at character 2 (the value is not shown)' }],
     ],
     ['Content-Length', params(['url', 'http://h/'], ['header', 'content-length: 3']), [{ field: 'header', message: 'Content-Length is computed from body; remove it' }]],
     ['Expect', params(['url', 'http://h/'], ['header', 'Expect: 100-continue']), [{ field: 'header', message: 'Expect cannot be set on an http test' }]],
     ['Host twice', params(['url', 'http://h/'], ['header', 'Host: a'], ['header', 'host: b']), [{ field: 'header', message: 'Host given more than once' }]],
-    ['Connection not tokens', params(['url', 'http://h/'], ['header', 'Connection: a b']), [{ field: 'header', message: 'Connection must be a comma list of tokens such as close, got "a b"' }]],
+    ['Connection not tokens', params(['url', 'http://h/'], ['header', 'Connection: a b']), [{ field: 'header', message: 'Connection must be a comma list of tokens such as close' }]],
     ['body twice', params(['url', 'http://h/'], ['body', 'a'], ['body', 'b']), [{ field: 'body', message: 'given more than once' }]],
     ['unknown key', params(['url', 'http://h/'], ['tiemout', '5s']), [{ field: 'tiemout', message: UNKNOWN }]],
     [
@@ -130,12 +134,36 @@ describe('http params: rejected with every issue', () => {
         { field: 'bogus', message: UNKNOWN },
         { field: 'timeout', message: 'given more than once' },
         { field: 'expect', message: 'expected status codes (200), classes (2xx) or ranges (200-299) separated by commas, got "nope"' },
-        { field: 'header', message: 'expected "Name: Value", got "bad"' },
+        { field: 'header', message: 'expected "Name: Value", got one word of 3 characters (not shown)' },
         { field: 'url', message: 'is required, e.g. url=https://example.com/health' },
       ],
     ],
   ])('%s', (_name, input, issues) => {
     expect(httpProbeType.parse(input)).toEqual({ ok: false, issues });
+  });
+});
+
+// Regression (issue 6): "Secrets in error messages" — a malformed URL or a bad header value was quoted whole.
+describe('http params: secrets in error messages are never echoed', () => {
+  const SECRET = 'hunter2hunter2';
+  it.each<[string, Map<string, string[]>, string]>([
+    ['userinfo of a malformed URL', params(['url', `http://user:${SECRET}@bad host/`]), URL_MESSAGE('http://***@bad host/')],
+    ['userinfo of a URL with a bad port', params(['url', `http://user:${SECRET}@h:99999/`]), URL_MESSAGE('http://***@h:99999/')],
+    ['userinfo of a non-http URL', params(['url', `ftp://user:${SECRET}@h/`]), URL_MESSAGE('ftp://***@h/')],
+    ['query of a malformed URL, keys kept', params(['url', `http://bad host/?token=${SECRET}&page=2&flag`]), URL_MESSAGE('http://bad host/?token=***&page=***&***')],
+    ['query of a relative URL', params(['url', `/x?access_token=${SECRET}`]), URL_MESSAGE('/x?access_token=***')],
+    ['fragment of a bad URL', params(['url', `htp://h/#access_token=${SECRET}`]), URL_MESSAGE('htp://h/#***')],
+    ['password holding # and /', params(['url', `http://u:a#b/${SECRET}@h:0x/`]), URL_MESSAGE('http://***@h:0x/')],
+    ['a control character in a header value', params(['url', 'http://h/'], ['header', `Authorization: Bearer ${SECRET}\u0001`]), 'U+0001 at character 22'],
+    ['header value on a header without a colon', params(['url', 'http://h/'], ['header', `Authorization Bearer ${SECRET}`]), '"Authorization…"'],
+    ['header value after a bad name', params(['url', 'http://h/'], ['header', `Bad Name ${SECRET}: x`]), '"Bad…" (U+0020 at character 4)'],
+    ['Connection header value', params(['url', 'http://h/'], ['header', `Connection: ${SECRET} x`]), 'Connection must be a comma list of tokens'],
+  ])('%s', (_name, input, shown) => {
+    const result = httpProbeType.parse(input);
+    expect(result.ok).toBe(false);
+    const text = JSON.stringify(result);
+    expect(text).not.toContain(SECRET);
+    expect(text).toContain(JSON.stringify(shown).slice(1, -1));
   });
 });
 

@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, parseSettingsText, resolveSettings, settingsFromEnv } from '../../src/config/settings.js';
+import { DEFAULT_SETTINGS, parseSettingsText, readSettingsFile, resolveSettings, settingsFromEnv, SETTING_KEYS } from '../../src/config/settings.js';
 import { formatLineError } from '../../src/config/tests-file.js';
 
 describe('parseSettingsText', () => {
@@ -17,12 +21,81 @@ describe('parseSettingsText', () => {
     ['max_inflight = many', 's.conf:1: max_inflight: expected a whole number, got "many"'],
     ['log_format = xml', 's.conf:1: log_format: expected logfmt or json, got "xml"'],
     ['log_level = loud', 's.conf:1: log_level: expected one of debug, info, notice, warn, error, got "loud"'],
-    ['colour = blue', 's.conf:1: colour: unknown setting; known: config, stop_file, lock_dir, state_dir, statsd, graphite, prefix, statsd_prefix, graphite_prefix, max_frequency, max_inflight, log_format, log_level'],
-    ['just words', 's.conf:1: line: expected key = value, got "just words"'],
+    ['phase = maybe', 's.conf:1: phase: expected on or off, got "maybe"'],
+    ['colour = blue', `s.conf:1: colour: unknown setting; known: ${SETTING_KEYS.join(', ')}`],
+    ['just words', 's.conf:1: line: expected key = value, got "just…"'],
+    ['max_total_rate = 0', 's.conf:1: max_total_rate: must be at least 1'],
+    ['max_total_rate = 1e6', 's.conf:1: max_total_rate: expected a whole number, got "1e6"'],
+    ['strict_modes = no', 's.conf:1: strict_modes: expected on or off, got "no"'],
+    ['log_level = \u001b[31mred', 's.conf:1: log_level: expected one of debug, info, notice, warn, error, got "\\u001b[31mred"'],
+    [`prefix = ${'p'.repeat(1000)}!`, `s.conf:1: prefix: expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got "${'p'.repeat(80)}…" (921 more characters)`],
   ])('%s', (line, message) => {
     const { raw, errors } = parseSettingsText(line, 's.conf');
     expect(errors.map(formatLineError)).toEqual([message]);
     expect(raw).toEqual({});
+  });
+});
+
+describe('parseSettingsText: secrets and line ends', () => {
+  it.each([
+    ['statsd user:hunter2@h:8125', 's.conf:1: line: expected key = value, got "statsd…"'],
+    ['statsd = user:hunter2@h:8125', 's.conf:1: statsd: expected host:port, got "***@h:8125"'],
+    ['graphite = h:2003/?token=hunter2', 's.conf:1: graphite: expected host:port, got "h:2003/?token=***"'],
+    ['https://u:hunter2@h/?a = 1', 's.conf:1: line: expected key = value with a key such as statsd, got "https…"'],
+  ])('secrets in error messages: %j is reported without its secret', (line, message) => {
+    const { errors } = parseSettingsText(line, 's.conf');
+    expect(errors.map(formatLineError)).toEqual([message]);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('a lone CR line ending (old Mac file) ends a line, like LF and CRLF', () => {
+    const { raw, errors } = parseSettingsText('# agent\rstatsd = 10.0.0.1:9125\rprefix = a\r\nlog_level = nope\n', 's.conf');
+    expect(raw).toEqual({ statsd: '10.0.0.1:9125', prefix: 'a' });
+    expect(errors.map(formatLineError)).toEqual(['s.conf:4: log_level: expected one of debug, info, notice, warn, error, got "nope"']);
+  });
+});
+
+describe('readSettingsFile: refuses what is not a regular file, never blocking', () => {
+  const dir = () => mkdtemp(join(tmpdir(), 'canihaz-settings-'));
+
+  it('a FIFO as the settings file is refused at once', async () => {
+    const d = await dir();
+    const fifo = join(d, 'canihaz.conf');
+    execFileSync('mkfifo', [fifo]);
+    expect(await readSettingsFile(fifo, false)).toEqual({ status: 'unreadable', message: `${fifo}: is a FIFO (named pipe), not a regular file; refused` });
+  });
+
+  it('a symlink loop is refused, a missing default file is fine, a missing named file is not', async () => {
+    const d = await dir();
+    await symlink(join(d, 'b'), join(d, 'a'));
+    await symlink(join(d, 'a'), join(d, 'b'));
+    expect(await readSettingsFile(join(d, 'a'), false)).toMatchObject({ status: 'unreadable', message: expect.stringContaining('symlink loop') });
+    expect(await readSettingsFile(join(d, 'none'), false)).toEqual({ status: 'missing' });
+    expect(await readSettingsFile(join(d, 'none'), true)).toEqual({ status: 'unreadable', message: `${join(d, 'none')}: no such file` });
+  });
+
+  it('strict_modes: a settings file writable by group or others is refused unless strictModes is off', async () => {
+    const d = await dir();
+    const file = join(d, 'canihaz.conf');
+    await writeFile(file, 'prefix = x\n');
+    await chmod(file, 0o644);
+    expect(await readSettingsFile(file, true)).toMatchObject({ status: 'ok', raw: { prefix: 'x' } });
+    await chmod(file, 0o664);
+    expect(await readSettingsFile(file, true)).toEqual({
+      status: 'unreadable',
+      message: `${file}: is writable by group (mode 0664); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`,
+    });
+    await chmod(file, 0o646);
+    expect(await readSettingsFile(file, true)).toMatchObject({ status: 'unreadable', message: expect.stringContaining('writable by others (mode 0646)') });
+    expect(await readSettingsFile(file, true, { strictModes: false })).toMatchObject({ status: 'ok', raw: { prefix: 'x' } });
+  });
+
+  it.skipIf(process.geteuid?.() !== 0)('strict_modes: a settings file owned by another user is refused (run as root)', async () => {
+    const d = await dir();
+    const file = join(d, 'canihaz.conf');
+    await writeFile(file, 'prefix = x\n', { mode: 0o644 });
+    await chown(file, 65534, 65534);
+    expect(await readSettingsFile(file, true)).toMatchObject({ status: 'unreadable', message: expect.stringContaining('is owned by uid 65534, not by root or by the user running canihaz') });
   });
 });
 
@@ -57,6 +130,12 @@ describe('resolveSettings', () => {
       statsd: { host: '::1', port: 9125 },
       graphite: { host: 'graphite.internal', port: 2013 },
     });
+  });
+
+  it('reads max_total_rate and strict_modes', () => {
+    const r = resolveSettings([{ source: 'f', raw: { max_total_rate: '1200', strict_modes: 'off' } }], 'f');
+    expect(r.ok && [r.settings.maxTotalRate, r.settings.strictModes]).toEqual([1200, false]);
+    expect([DEFAULT_SETTINGS.maxTotalRate, DEFAULT_SETTINGS.strictModes]).toEqual([600_000, true]);
   });
 
   it('names where a bad value came from', () => {

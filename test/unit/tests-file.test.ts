@@ -1,8 +1,9 @@
-import { mkdtemp, mkdir, writeFile, chmod } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, writeFile, chmod, chown, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatLineError, loadTests, parseTestsText } from '../../src/config/tests-file.js';
+import { createParseState, formatLineError, loadTests, parseTestsText } from '../../src/config/tests-file.js';
 import { fakeProbeType } from '../support/fake-probe.js';
 
 const fake = fakeProbeType();
@@ -67,7 +68,12 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     ['a|fake|1|none,console', ['tests.conf:1: destination: "none" cannot be combined with other destinations']],
     ['a|fake|1|', ['tests.conf:1: destination: is empty; expected statsd, graphite, console, none or a statsd:// or graphite:// URL']],
     ['a|fake|1|none|bogus=1', ['tests.conf:1: bogus: unknown key; fake accepts ms, fail']],
-    ['a|fake|1|none|novalue', ['tests.conf:1: novalue: expected key=value, got "novalue"']],
+    ['a|fake|1|none|novalue', ['tests.conf:1: field 5: expected key=value, got one word of 7 characters (not shown)']],
+    ['a|fake|1|none|ms=1|=x', ['tests.conf:1: field 6: expected key=value, got nothing before "="']],
+    // Secrets in error messages: a field without its = may be a header or half a token; only a leading name is shown.
+    ['a|fake|1|none|Authorization: Bearer tok3n', ['tests.conf:1: field 5: expected key=value, got "Authorization…"']],
+    ['a|fake|1|none|ghp_tok3nTOK3Ntok3nTOK3N', ['tests.conf:1: field 5: expected key=value, got one word of 24 characters (not shown)']],
+    ['a|fake|1|none|url http://u:pw@h/?q=tok3n', ['tests.conf:1: field 5: expected key=value with a key of letters, digits, _ . -, got "url…"']],
     ['a|fake|1|none|concurrency=0', ['tests.conf:1: concurrency: must be at least 1']],
     ['a|fake|1|none|concurrency=x', ['tests.conf:1: concurrency: expected a whole number >= 1, got "x"']],
     ['a|fake|1|none|concurrency=1|concurrency=2', ['tests.conf:1: concurrency: given more than once']],
@@ -86,6 +92,12 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     expect(errs('a|fake|100|none', 99)).toEqual(['tests.conf:1: frequency: must be at most 99 per minute (max_frequency), got 100']);
   });
 
+  it('max_frequency: the error names the file, the line and the limit', () => {
+    const { specs, errors } = parseTestsText('ok|fake|10|none\nflood|fake|600000|none\n', '/etc/canihaz/tests.conf', { ...opts });
+    expect(specs.map((s) => s.name)).toEqual(['ok']);
+    expect(errors.map(formatLineError)).toEqual(['/etc/canihaz/tests.conf:2: frequency: must be at most 60000 per minute (max_frequency), got 600000']);
+  });
+
   it('rejects a duplicate name, keeping the first', () => {
     const { specs, errors } = parse('a|fake|1|none\na|fake|2|none');
     expect(specs.map((s) => s.frequency)).toEqual([1]);
@@ -96,6 +108,22 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     const { specs, errors } = parse('good1|fake|10|none\nbad|fake|abc|none\ngood2|fake|20|none');
     expect(specs.map((s) => s.name)).toEqual(['good1', 'good2']);
     expect(errors.map((e) => [e.line, e.field])).toEqual([[2, 'frequency']]);
+  });
+
+  it('a lone CR line ending (old Mac file) ends a line: every line runs and is numbered as an editor shows it', () => {
+    const { specs, errors } = parse('# old Mac\ra|fake|1|none\rb|fake|x|none\r\nc|fake|3|none\n\rd|fake|4|none');
+    expect(specs.map((s) => [s.name, s.line])).toEqual([['a', 2], ['c', 4], ['d', 6]]);
+    expect(errors.map(formatLineError)).toEqual(['tests.conf:3: frequency: expected a whole number of executions per minute, got "x"']);
+  });
+
+  it('check echoes raw control bytes and 1 MB values: every echoed value is quoted with escapes and cut at 80 characters', () => {
+    expect(errs('a|fake|6\u0001\u001b[2J0|none')).toEqual(['tests.conf:1: frequency: expected a whole number of executions per minute, got "6\\u0001\\u001b[2J0"']);
+    const huge = 'x'.repeat(1_000_000);
+    const out = errs(`a|${huge}|1|none`);
+    expect(out).toEqual([`tests.conf:1: type: unknown test type "${'x'.repeat(80)}…" (999920 more characters); known types: http`]);
+    expect(errs(`${'n'.repeat(200)}|fake|1|none`)).toEqual([
+      `tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "${'n'.repeat(80)}…" (120 more characters)`,
+    ]);
   });
 
   it('never throws on arbitrary input', () => {
@@ -143,5 +171,143 @@ describe('loadTests', () => {
     await chmod(file, 0o000);
     const loaded = await loadTests(file, opts);
     expect(loaded).toMatchObject({ status: 'unreadable', message: `${file}: permission denied` });
+  });
+});
+
+describe('max_total_rate: a line that pushes the agent total over it is refused, naming file, line and total', () => {
+  const withTotal = (text: string, maxTotalRate: number, state = createParseState()) =>
+    parseTestsText(text, 't.conf', { ...opts, maxTotalRate }, state);
+
+  it('keeps the lines before it, refuses the one over, keeps later ones that still fit', () => {
+    const { specs, errors } = withTotal('a|fake|400|none\nb|fake|500|none\nc|fake|600|none\nd|fake|100|none\ne|fake|0|none', 1_000);
+    expect(specs.map((s) => s.name)).toEqual(['a', 'b', 'd', 'e']);
+    expect(errors.map(formatLineError)).toEqual([
+      "t.conf:3: frequency: 600 per minute would bring this agent's total to 1500 per minute, over max_total_rate 1000 (the tests before this line already total 900)",
+    ]);
+  });
+
+  it('counts across the files of a directory (one state for the whole config)', () => {
+    const state = createParseState();
+    expect(withTotal('a|fake|700|none', 1_000, state).errors).toEqual([]);
+    const second = parseTestsText('b|fake|400|none', 'u.conf', { ...opts, maxTotalRate: 1_000 }, state);
+    expect(second.errors.map(formatLineError)).toEqual([
+      "u.conf:1: frequency: 400 per minute would bring this agent's total to 1100 per minute, over max_total_rate 1000 (the tests before this line already total 700)",
+    ]);
+    expect(state.totalRate).toBe(700);
+  });
+
+  it('defaults to 600000 per minute: ten tests at the 60000 max_frequency fit, the eleventh does not', () => {
+    const text = Array.from({ length: 11 }, (_, i) => `t${i}|fake|60000|none`).join('\n');
+    const { specs, errors } = parseTestsText(text, 't.conf', opts);
+    expect(specs).toHaveLength(10);
+    expect(errors.map((e) => [e.line, e.field])).toEqual([[11, 'frequency']]);
+  });
+
+  it('does not count invalid lines or duplicates against the total', () => {
+    const { specs, errors } = withTotal('a|fake|600|none\na|fake|600|none\nb|fake|x|none\nc|fake|400|none', 1_000);
+    expect(specs.map((s) => s.name)).toEqual(['a', 'c']);
+    expect(errors.map((e) => e.line)).toEqual([2, 3]);
+  });
+});
+
+describe('loadTests: a FIFO as the tests file (or a *.conf symlink to one) hangs check and run forever — refused, never opened for a blocking read', () => {
+  const home = () => mkdtemp(join(tmpdir(), 'canihaz-conf-'));
+  /** Fails rather than hangs if loadTests blocks on what it finds. */
+  const bounded = <T>(p: Promise<T>) =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('loadTests blocked')), 2_000).unref())]);
+
+  it('a FIFO as the tests file is unreadable, at once', async () => {
+    const dir = await home();
+    const fifo = join(dir, 'tests.conf');
+    execFileSync('mkfifo', [fifo]);
+    expect(await bounded(loadTests(fifo, opts))).toEqual({
+      status: 'unreadable',
+      message: `${fifo}: is a FIFO (named pipe), not a regular file; refused`,
+      specs: [],
+      errors: [],
+    });
+  });
+
+  it('a symlink to a FIFO, a symlink loop, a device and a FIFO in a config directory are errors for those files only', async () => {
+    const dir = await home();
+    const other = await home();
+    await writeFile(join(dir, 'a.conf'), 'a|fake|1|none\n');
+    execFileSync('mkfifo', [join(other, 'pipe')]);
+    await symlink(join(other, 'pipe'), join(dir, 'b.conf'));
+    execFileSync('mkfifo', [join(dir, 'c.conf')]);
+    await symlink(join(dir, 'd.conf'), join(dir, 'd.conf'));
+    await symlink('/dev/null', join(dir, 'e.conf'));
+    await writeFile(join(dir, 'f.conf'), 'f|fake|1|none\n');
+    const loaded = await bounded(loadTests(dir, opts));
+    expect(loaded.status).toBe('ok');
+    expect(loaded.specs.map((s) => s.name)).toEqual(['a', 'f']);
+    expect(loaded.errors.map(formatLineError)).toEqual([
+      `${dir}/b.conf:0: file: is a FIFO (named pipe), not a regular file; refused`,
+      `${dir}/c.conf:0: file: is a FIFO (named pipe), not a regular file; refused`,
+      `${dir}/d.conf:0: file: too many levels of symbolic links (a symlink loop)`,
+      `${dir}/e.conf:0: file: is a device, not a regular file; refused`,
+    ]);
+    expect(loaded.status === 'ok' && loaded.unreadableFiles).toEqual([`${dir}/b.conf`, `${dir}/c.conf`, `${dir}/d.conf`, `${dir}/e.conf`]);
+  });
+
+  it('a directory given where a file is expected, through a symlink named *.conf, is an error for that entry', async () => {
+    const dir = await home();
+    const sub = await home();
+    await symlink(sub, join(dir, 'linked.conf'));
+    const loaded = await loadTests(dir, opts);
+    expect(loaded.errors.map(formatLineError)).toEqual([`${dir}/linked.conf:0: file: is a directory, not a regular file; refused`]);
+  });
+});
+
+describe('loadTests: strict_modes (like sshd StrictModes)', () => {
+  const home = () => mkdtemp(join(tmpdir(), 'canihaz-conf-'));
+
+  it('refuses a tests file writable by group or others, and its directory likewise; strictModes false relaxes it', async () => {
+    const dir = await home();
+    const file = join(dir, 'tests.conf');
+    await writeFile(file, 'a|fake|1|none\n');
+    await chmod(file, 0o644);
+    expect((await loadTests(file, opts)).specs).toHaveLength(1);
+    await chmod(file, 0o666);
+    expect(await loadTests(file, opts)).toMatchObject({
+      status: 'unreadable',
+      message: `${file}: is writable by group and others (mode 0666); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`,
+    });
+    expect((await loadTests(file, { ...opts, strictModes: false })).specs).toHaveLength(1);
+    await chmod(file, 0o644);
+    await chmod(dir, 0o770);
+    expect(await loadTests(file, opts)).toMatchObject({
+      status: 'unreadable',
+      message: `${dir} (the directory of ${file}): is writable by group (mode 0770); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`,
+    });
+    // A sticky directory (like /tmp) is fine: others cannot replace or remove our file in it.
+    await chmod(dir, 0o1777);
+    expect((await loadTests(file, opts)).specs).toHaveLength(1);
+  });
+
+  it('in a config directory: a writable directory refuses everything, a writable *.conf only itself', async () => {
+    const dir = await home();
+    await writeFile(join(dir, 'a.conf'), 'a|fake|1|none\n', { mode: 0o644 });
+    await writeFile(join(dir, 'b.conf'), 'b|fake|1|none\n', { mode: 0o644 });
+    await chmod(join(dir, 'b.conf'), 0o620);
+    const loaded = await loadTests(dir, opts);
+    expect(loaded.specs.map((s) => s.name)).toEqual(['a']);
+    expect(loaded.errors.map(formatLineError)).toEqual([
+      `${dir}/b.conf:0: file: is writable by group (mode 0620); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`,
+    ]);
+    await chmod(dir, 0o757);
+    expect(await loadTests(dir, opts)).toMatchObject({ status: 'unreadable', message: expect.stringContaining(`${dir}: is writable by others (mode 0757)`) });
+  });
+
+  it.skipIf(process.geteuid?.() !== 0)('refuses a tests file owned by someone other than root or the running user (run as root)', async () => {
+    const dir = await home();
+    const file = join(dir, 'tests.conf');
+    await writeFile(file, 'a|fake|1|none\n', { mode: 0o644 });
+    await chown(file, 65534, 65534);
+    expect(await loadTests(file, opts)).toMatchObject({
+      status: 'unreadable',
+      message: `${file}: is owned by uid 65534, not by root or by the user running canihaz (uid 0); refused (strict_modes)`,
+    });
+    expect((await loadTests(file, { ...opts, strictModes: false })).specs).toHaveLength(1);
   });
 });

@@ -1,0 +1,104 @@
+import { constants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+
+/** Why a config file was not read; `missing` is the only one that is not a problem in itself. */
+export type ReadRefusal = { status: 'missing' } | { status: 'refused'; message: string };
+
+/** What reading a config file gave: its text, or why not. */
+export type ReadFileResult = { status: 'ok'; text: string } | ReadRefusal;
+
+/** How config files are read. */
+export interface ReadConfigFileOptions {
+  /** Refuse files (and directories) writable by group or others, or owned by anyone but root and us. */
+  strictModes: boolean;
+}
+
+/**
+ * Reads one config or settings file without ever blocking on it. Anything but a regular file (a
+ * FIFO, a socket, a device, a directory) is refused: it is opened with O_NONBLOCK, so even a FIFO
+ * with no writer returns at once, then the open descriptor is checked with fstat and only then read,
+ * so what is checked is what is read (a file swapped between the check and the read cannot slip
+ * through). With `strictModes`, the file's owner and mode are checked too (see `checkModes`).
+ * Never throws.
+ */
+export async function readConfigFile(path: string, options: ReadConfigFileOptions): Promise<ReadFileResult> {
+  // stat first (it never blocks) so a FIFO or device is refused without even being opened.
+  try {
+    const before = await stat(path);
+    const bad = notRegular(before);
+    if (bad) return { status: 'refused', message: `${path}: ${bad}` };
+  } catch (err) {
+    return describeError(path, err);
+  }
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    return describeError(path, err);
+  }
+  try {
+    const info = await handle.stat();
+    const bad = notRegular(info) ?? (options.strictModes ? checkModes(info, 'file') : undefined);
+    if (bad) return { status: 'refused', message: `${path}: ${bad}` };
+    return { status: 'ok', text: await handle.readFile('utf8') };
+  } catch (err) {
+    return describeError(path, err);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** Why `info` is not a regular file, or undefined when it is. */
+function notRegular(info: Stats): string | undefined {
+  if (info.isFile()) return undefined;
+  const what = info.isDirectory()
+    ? 'a directory'
+    : info.isFIFO()
+      ? 'a FIFO (named pipe)'
+      : info.isSocket()
+        ? 'a socket'
+        : info.isCharacterDevice() || info.isBlockDevice()
+          ? 'a device'
+          : 'not a regular file';
+  return `is ${what}, not a regular file; refused`;
+}
+
+/**
+ * StrictModes, as sshd has them: the config decides where traffic goes, so a file or directory that
+ * someone else could change is refused. Returns why, or undefined when `info` is safe: owned by root
+ * or by the user running canihaz, and not writable by group or others (a directory with the sticky
+ * bit, such as /tmp, may be writable by others: they cannot replace or remove our files in it).
+ */
+export function checkModes(info: Stats, kind: 'file' | 'directory'): string | undefined {
+  const uid = process.geteuid?.();
+  if (uid !== undefined && info.uid !== 0 && info.uid !== uid) {
+    return `is owned by uid ${info.uid}, not by root or by the user running canihaz (uid ${uid}); refused (strict_modes)`;
+  }
+  const sticky = kind === 'directory' && (info.mode & 0o1000) !== 0;
+  if ((info.mode & 0o022) !== 0 && !sticky) {
+    const mode = (info.mode & 0o7777).toString(8).padStart(4, '0');
+    const who = (info.mode & 0o020) !== 0 && (info.mode & 0o002) !== 0 ? 'group and others' : (info.mode & 0o020) !== 0 ? 'group' : 'others';
+    return `is writable by ${who} (mode ${mode}); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`;
+  }
+  return undefined;
+}
+
+/** A filesystem error as a refusal naming the path; ENOENT is `missing`. */
+export function describeError(path: string, err: unknown): ReadRefusal {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOENT':
+      return { status: 'missing' };
+    case 'EACCES':
+    case 'EPERM':
+      return { status: 'refused', message: `${path}: permission denied` };
+    case 'EISDIR':
+      return { status: 'refused', message: `${path}: is a directory` };
+    case 'ENOTDIR':
+      return { status: 'refused', message: `${path}: a parent is not a directory` };
+    case 'ELOOP':
+      return { status: 'refused', message: `${path}: too many levels of symbolic links (a symlink loop)` };
+    default:
+      return { status: 'refused', message: `${path}: ${e.message}` };
+  }
+}
