@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { systemClock } from './clock.js';
-import { checkCommand } from './commands/check.js';
-import { daemonCommand } from './commands/daemon.js';
-import { runCommand } from './commands/run.js';
 import { formatLineError } from './config/tests-file.js';
 import { DEFAULT_SETTINGS, readSettingsFile, resolveSettings, settingsFromEnv, type RawSettings, type Settings } from './config/settings.js';
 import { CanihazError, ExitCode, exitCodeFor } from './errors.js';
+import { onLimitHit } from './limits.js';
 import { createLogger } from './log.js';
 
 const COMMON_OPTIONS = {
@@ -23,7 +22,10 @@ const COMMON_OPTIONS = {
   'statsd-prefix': { type: 'string' },
   'graphite-prefix': { type: 'string' },
   'max-frequency': { type: 'string' },
+  'max-total-rate': { type: 'string' },
   'max-inflight': { type: 'string' },
+  phase: { type: 'string' },
+  'strict-modes': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -40,7 +42,10 @@ const COMMON_HELP = `Options (each also settable in the settings file as key = v
       --statsd-prefix P      StatsD prefix                             [<prefix>]
       --graphite-prefix P    Graphite prefix                           [<prefix>.{host}]
       --max-frequency N      highest executions/minute of one test     [${DEFAULT_SETTINGS.maxFrequency}]
+      --max-total-rate N     highest executions/minute, all tests      [${DEFAULT_SETTINGS.maxTotalRate}]
       --max-inflight N       most executions in flight in one run      [${DEFAULT_SETTINGS.maxInflight}]
+      --phase on|off         off = all hosts in step (fleet tests)     [on]
+      --strict-modes on|off  refuse config files others could change   [on]
       --log-level L          debug|info|notice|warn|error              [${DEFAULT_SETTINGS.logLevel}]
       --log-format F         logfmt|json                               [${DEFAULT_SETTINGS.logFormat}]
   -h, --help                 this help`;
@@ -73,6 +78,11 @@ exits 0 once in-flight executions are done and metrics are flushed.
       const lifetime = values.lifetime === undefined ? undefined : parseLifetime(String(values.lifetime));
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
       for (const p of settingsProblems) logger.warn(`settings line skipped: ${p}`);
+      // A limit hit (the fd limit, the connection budget) is said once, loudly, not per execution.
+      onLimitHit((message, fields) => logger.error(message, fields));
+      // Each command is imported only when it runs, so a copy loads no more than it needs (copies
+      // that find every lock slot busy must exit fast even when fifty start at once).
+      const { runCommand } = await import('./commands/run.js');
       return runCommand({
         settings,
         clock: systemClock,
@@ -94,6 +104,7 @@ scheduling, passes SIGTERM to the children, waits for them, and exits 0.`,
     async run(_values, settings, settingsProblems, rest) {
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
       for (const p of settingsProblems) logger.warn(`settings line skipped: ${p}`);
+      const { daemonCommand } = await import('./commands/daemon.js');
       return daemonCommand({
         runArgs: rest,
         logger,
@@ -110,6 +121,7 @@ Prints every problem as FILE:LINE: field: reason. Exit 0 when clean, 1 when not,
 config cannot be read. Works as Puppet's validate_cmd and Chef's verify (any file name).`,
     options: {},
     async run(_values, settings, settingsProblems) {
+      const { checkCommand } = await import('./commands/check.js');
       return checkCommand({
         settings,
         settingsProblems,
@@ -170,7 +182,9 @@ async function loadSettings(values: Record<string, string | boolean | undefined>
   const flagFile = typeof values.settings === 'string' ? values.settings : undefined;
   const file = flagFile ?? env.CANIHAZ_SETTINGS ?? DEFAULT_SETTINGS.settingsFile;
   const explicit = flagFile !== undefined || env.CANIHAZ_SETTINGS !== undefined;
-  const read = await readSettingsFile(file, explicit);
+  // The settings file's own strict_modes line cannot relax the check of that same file.
+  const strictFlag = typeof values['strict-modes'] === 'string' ? values['strict-modes'] : env.CANIHAZ_STRICT_MODES;
+  const read = await readSettingsFile(file, explicit, { strictModes: strictFlag !== 'off' });
   if (read.status === 'unreadable') throw new CanihazError('E_UNREADABLE', `cannot read settings: ${read.message}`);
   const flags: RawSettings = {};
   for (const [flag, value] of Object.entries(values)) {
@@ -230,15 +244,39 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-// stdout may be a pipe that closes early (`canihaz check | head`); that is not a crash.
-process.stdout.on('error', () => {});
+// stdout and stderr may be pipes whose reader is gone (`canihaz check | head`, a `logger` that died):
+// EPIPE then means nobody is listening, not a crash. The stream is destroyed, later writes to it are
+// dropped (the logger checks `writable`), and the run goes on: its load and its metrics do not need
+// anyone to read the log.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
+/** Longest wait at exit for stdout and stderr to drain into a slow pipe (a reader that never reads). */
+const STDIO_DRAIN_DEADLINE_MS = 2_000;
+const STDIO_DRAIN_POLL_MS = 10;
+
+/**
+ * Resolves once stdout and stderr have handed everything written to the OS (or are closed), or after
+ * `deadlineMs`. Writes to a pipe are asynchronous when the reader is slower than the writer: exiting
+ * without this loses what is still queued (the last lines of `check`, the run's summary).
+ */
+function drainStdio(deadlineMs: number): Promise<void> {
+  const until = performance.now() + deadlineMs;
+  const drained = () => [process.stdout, process.stderr].every((s) => s.destroyed || s.writableLength === 0);
+  return new Promise((resolve) => {
+    const poll = () => (drained() || performance.now() >= until ? resolve() : setTimeout(poll, STDIO_DRAIN_POLL_MS));
+    poll();
+  });
+}
 
 // Every command awaits all of its work (executions, metric flushes, the lock slot) before it
-// returns, so exit at once: chokidar leaves a 1 s directory-rescan throttle timer running after
-// close() (its `_throttle('readdir', dir, 1000)`, not unref'd), which held a stopped copy for
-// another second whenever a file beside the config changed — the stop file, typically. stdout and
-// stderr are synchronous for files, pipes and TTYs on Linux, so nothing written is lost.
+// returns; then only stdout and stderr may still hold queued lines. Exit as soon as they drain
+// (bounded) rather than when the event loop empties: chokidar leaves a 1 s directory-rescan throttle
+// timer running after close() (its `_throttle('readdir', dir, 1000)`, not unref'd), which held a
+// stopped copy for another second whenever a file beside the config changed — the stop file, typically.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  async (code) => {
+    await drainStdio(STDIO_DRAIN_DEADLINE_MS);
+    process.exit(code);
+  },
   () => process.exit(ExitCode.INTERNAL),
 );

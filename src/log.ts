@@ -33,11 +33,19 @@ function logfmtValue(v: string | number | boolean): string {
   return s;
 }
 
+/**
+ * Writes one line to stderr unless it is closed (its reader exited: EPIPE). A closed log is nobody
+ * listening, not a failure: the line is dropped and the caller carries on.
+ */
+function writeStderr(line: string): void {
+  if (process.stderr.writable) process.stderr.write(line + '\n');
+}
+
 /** Creates a logger writing to stderr (or `write`). */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = RANK[options.level ?? 'notice'];
   const format = options.format ?? 'logfmt';
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = options.write ?? writeStderr;
   const wallNow = options.wallNow ?? Date.now;
   const emit = (level: LogLevel, msg: string, fields: LogFields = {}) => {
     if (RANK[level] < min) return;

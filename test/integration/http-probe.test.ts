@@ -6,16 +6,21 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpProbeType } from '../../src/probes/http.js';
 import type { Probe } from '../../src/probes/probe.js';
+import { connectHangs, startHangingConnectTarget, type HangingConnectTarget } from '../support/hanging-connect.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const servers: Server[] = [];
 const probes: Probe[] = [];
 
+const cleanupTargets: HangingConnectTarget[] = [];
+
 afterEach(async () => {
+  await Promise.all(cleanupTargets.splice(0).map((t) => t.close()));
   // Probes first (their pools close their sockets), then servers, cutting any socket still held open.
   await Promise.all(probes.splice(0).map((p) => p.close()));
   await Promise.all(
@@ -301,6 +306,58 @@ describe('http probe against real servers', () => {
     const probe = probeFor(`url=http://127.0.0.1:${port}/`);
     await expect(probe.prepare!()).resolves.toBeUndefined();
     expect(await probe.execute(never)).toMatchObject({ ok: false, reason: 'refused' });
+  });
+
+  it('one connection per test exhausts file descriptors: tests to one origin share its connections', async () => {
+    const { origin, connections } = await serve((_req, res) => res.end('ok'));
+    const many = Array.from({ length: 50 }, (_, i) => probeFor(`url=${origin}/t${i}`));
+    for (const probe of many) expect(await probe.execute(never)).toMatchObject({ ok: true });
+    expect(connections()).toBe(1);
+  });
+
+  it('closing one test keeps the shared connections; the last close closes them', async () => {
+    let open = 0;
+    const { origin } = await serve((_req, res) => res.end('ok'));
+    const server = servers.at(-1)!;
+    server.on('connection', (socket) => {
+      open++;
+      socket.on('close', () => open--);
+    });
+    const [a, b] = [probeFor(`url=${origin}/a`), probeFor(`url=${origin}/b`)];
+    expect(await a.execute(never)).toMatchObject({ ok: true });
+    await a.close();
+    expect(await b.execute(never)).toMatchObject({ ok: true });
+    expect(open).toBe(1);
+    await b.close();
+    await vi.waitFor(() => expect(open).toBe(0), { timeout: 2_000 });
+  });
+
+  it('a stop waits for connections that never open: an execution waiting for a connect is aborted at once', async () => {
+    const target = await startHangingConnectTarget();
+    cleanupTargets.push(target);
+    expect(await connectHangs(target.port, 300), 'precondition: a connect to a full accept queue hangs on loopback').toBe(true);
+    const probe = probeFor(`url=http://127.0.0.1:${target.port}/`, 'timeout=60s');
+    const stop = new AbortController();
+    const pending = [probe.execute(stop.signal), probe.execute(stop.signal), probe.execute(stop.signal)];
+    await new Promise((r) => setTimeout(r, 200));
+    const stoppedAt = performance.now();
+    stop.abort();
+    const results = await Promise.all(pending);
+    expect(performance.now() - stoppedAt).toBeLessThan(100);
+    for (const r of results) expect(r).toMatchObject({ ok: false, reason: 'aborted' });
+    // Closing destroys the pool and its pending connects at once, instead of waiting out the 60 s.
+    const closedAt = performance.now();
+    await probe.close();
+    expect(performance.now() - closedAt).toBeLessThan(100);
+  });
+
+  it('a connect that hangs past `timeout` is a timeout, on time', async () => {
+    const target = await startHangingConnectTarget();
+    cleanupTargets.push(target);
+    const result = await probeFor(`url=http://127.0.0.1:${target.port}/`, 'timeout=300ms').execute(never);
+    expect(result).toMatchObject({ ok: false, reason: 'timeout' });
+    expect(result.latencyMs).toBeGreaterThanOrEqual(295);
+    expect(result.latencyMs).toBeLessThan(600);
   });
 
   it('never rejects after close', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 
 const at = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -34,5 +34,22 @@ describe('createLogger', () => {
     createLogger({ write: (l) => lines.push(l), wallNow: () => at }).warn('x', { v: 'a"b\nc' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('v="a\\"b\\nc"');
+  });
+
+  it('a closed pipe crashes the run: with stderr closed (its reader exited), a line is dropped, not written', () => {
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const writable = Object.getOwnPropertyDescriptor(process.stderr, 'writable');
+    try {
+      Object.defineProperty(process.stderr, 'writable', { value: false, configurable: true });
+      expect(() => createLogger({ wallNow: () => at }).error('after EPIPE')).not.toThrow();
+      expect(write).not.toHaveBeenCalled();
+      Object.defineProperty(process.stderr, 'writable', { value: true, configurable: true });
+      createLogger({ wallNow: () => at }).error('while open');
+      expect(write).toHaveBeenCalledWith('ts=2026-11-22T12:00:00.000Z level=error msg="while open"\n');
+    } finally {
+      if (writable) Object.defineProperty(process.stderr, 'writable', writable);
+      else delete (process.stderr as { writable?: boolean }).writable;
+      write.mockRestore();
+    }
   });
 });

@@ -1,0 +1,262 @@
+/**
+ * Connection pools shared by every http test to the same origin (one undici Pool per origin and
+ * connect options, reference-counted), and the one connection budget they all draw from, sized from
+ * the process's fd limit so a host with `ulimit -n 1024` and a thousand tests stays under it.
+ */
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { Pool, buildConnector } from 'undici';
+import { connectionBudget, fdLimitCode, limitHit, softFdLimit } from '../limits.js';
+
+/** What makes two tests' connections interchangeable. */
+export interface PoolKey {
+  /** `scheme://host:port` of the URL. */
+  origin: string;
+  /** How long a connect (TCP, and TLS for https) may take, ms. */
+  connectTimeoutMs: number;
+}
+
+/** One test's hold on a shared pool. */
+export interface PoolLease {
+  readonly pool: Pool;
+  /** Opens one connection ahead for the pool (once per pool), so its first request need not. Never rejects. */
+  prepare(): Promise<void>;
+  /**
+   * Gives the hold back. The last one destroys the pool at once: idle connections, connects still
+   * pending (a target that never accepts) and requests no execution waits for any more. Idempotent.
+   */
+  release(): Promise<void>;
+}
+
+type ConnectOptions = Parameters<buildConnector.connector>[0];
+type ConnectCallback = Parameters<buildConnector.connector>[1];
+
+/** Open connections of every pool, against the budget; a connect beyond it waits for one to close. */
+class ConnectionBudget {
+  readonly max: number;
+  #open = 0;
+  readonly #waiting = new Set<() => void>();
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** Takes a slot now, or returns false. Taking the last one raises the alarm: from here on requests queue. */
+  tryTake(): boolean {
+    if (this.#open >= this.max) return false;
+    this.#open++;
+    if (this.#open === this.max) limitHit('connections', { connections: this.max });
+    return true;
+  }
+
+  /** Calls `granted` once a slot is taken for it; the returned function withdraws the wait. */
+  take(granted: () => void): () => void {
+    if (this.tryTake()) {
+      granted();
+      return () => {};
+    }
+    const waiter = () => {
+      this.#open++;
+      granted();
+    };
+    this.#waiting.add(waiter);
+    return () => this.#waiting.delete(waiter);
+  }
+
+  /** Returns a slot (a connection closed), handing it to the longest waiter. */
+  give(): void {
+    this.#open--;
+    const next = this.#waiting.values().next();
+    if (!next.done) {
+      this.#waiting.delete(next.value);
+      next.value();
+    }
+  }
+
+  get open(): number {
+    return this.#open;
+  }
+}
+
+let undiciModule: typeof import('undici') | undefined;
+/**
+ * undici, loaded when the first pool is created rather than with the config parser: a copy that
+ * only parses the config (`check`, or a `run` that finds every lock slot busy) never pays its ~60 ms.
+ */
+function undici(): typeof import('undici') {
+  return (undiciModule ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+}
+
+let budget: ConnectionBudget | undefined;
+
+/** The process-wide connection budget (computed from the soft fd limit on first use). */
+function sharedBudget(): ConnectionBudget {
+  budget ??= new ConnectionBudget(connectionBudget(softFdLimit()));
+  return budget;
+}
+
+/** Raised to undici for connects a destroyed pool will never need. */
+class PoolClosedError extends Error {
+  readonly code = 'CANIHAZ_POOL_CLOSED';
+  constructor() {
+    super('connection pool closed');
+  }
+}
+
+/** One origin's pool, the sockets it is still connecting, and the tests holding it. */
+class SharedPool {
+  readonly key: string;
+  readonly pool: Pool;
+  refs = 0;
+  readonly #connector: buildConnector.connector;
+  readonly #connecting = new Set<Socket>();
+  /** Connects waiting for a budget slot, each with the way to fail it. */
+  readonly #waiting = new Map<() => void, ConnectCallback>();
+  /** A connection opened by `prepare()`, handed to the pool for its first request. */
+  #spare: Socket | undefined;
+  #prepared: Promise<void> | undefined;
+  #destroyed: Promise<void> | undefined;
+  readonly #origin: URL;
+
+  constructor(key: string, options: PoolKey) {
+    this.key = key;
+    this.#origin = new URL(options.origin);
+    this.#connector = undici().buildConnector({ timeout: options.connectTimeoutMs });
+    // Per-request headersTimeout/bodyTimeout (each test's own timeout) override undici's 300 s defaults.
+    this.pool = new (undici().Pool)(options.origin, {
+      // Never more connections than the whole budget: beyond it requests queue in the pool for the
+      // next free connection instead of each waiting on a connect of its own.
+      connections: Number.isFinite(sharedBudget().max) ? sharedBudget().max : null,
+      pipelining: 1,
+      connect: (opts, callback) => {
+        const spare = this.#spare;
+        this.#spare = undefined;
+        // undici expects the callback after connect() returns, as a real connect would call it.
+        if (spare && !spare.destroyed && spare.readyState === 'open') process.nextTick(() => callback(null, spare));
+        else {
+          spare?.destroy();
+          this.#open(opts, callback);
+        }
+      },
+    });
+  }
+
+  /** Connects within the budget, counting the socket until it closes. */
+  #open(opts: ConnectOptions, callback: ConnectCallback): void {
+    if (this.#destroyed) {
+      process.nextTick(() => callback(new PoolClosedError(), null));
+      return;
+    }
+    let granted = false;
+    let queued: (() => void) | undefined;
+    const withdraw = sharedBudget().take(() => {
+      granted = true;
+      if (queued) this.#waiting.delete(queued);
+      this.#connect(opts, callback);
+    });
+    if (!granted) {
+      queued = withdraw;
+      this.#waiting.set(withdraw, callback);
+    }
+  }
+
+  #connect(opts: ConnectOptions, callback: ConnectCallback): void {
+    const b = sharedBudget();
+    let counted = true;
+    const give = () => {
+      if (counted) b.give();
+      counted = false;
+    };
+    if (this.#destroyed) {
+      give();
+      process.nextTick(() => callback(new PoolClosedError(), null));
+      return;
+    }
+    let socket: Socket;
+    try {
+      // undici's connector returns the socket it is connecting, though its type says void.
+      socket = (this.#connector as unknown as (o: ConnectOptions, cb: ConnectCallback) => Socket)(opts, (...args) => {
+        this.#connecting.delete(socket);
+        const code = fdLimitCode(args[0]);
+        if (code) limitHit(code, { where: 'http connect' });
+        callback(...args);
+      });
+    } catch (err) {
+      give();
+      const code = fdLimitCode(err);
+      if (code) limitHit(code, { where: 'http connect' });
+      process.nextTick(() => callback(err as Error, null));
+      return;
+    }
+    this.#connecting.add(socket);
+    socket.once('close', give);
+  }
+
+  prepare(): Promise<void> {
+    this.#prepared ??= new Promise((resolve) => {
+      // A spare is a nicety: never wait for a budget slot for one.
+      const b = sharedBudget();
+      if (this.#destroyed || b.open >= b.max) return resolve();
+      const url = this.#origin;
+      const https = url.protocol === 'https:';
+      const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+      this.#open({ hostname, host: url.host, protocol: url.protocol, port: url.port || (https ? '443' : '80') }, (err, socket) => {
+        if (!err && socket) {
+          // Errors on an idle spare (the server closed it) just mean the pool opens a fresh one.
+          socket.on('error', () => {});
+          if (this.#destroyed) socket.destroy();
+          else this.#spare = socket as Socket;
+        }
+        resolve();
+      });
+    });
+    return this.#prepared;
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      this.#spare?.destroy();
+      this.#spare = undefined;
+      for (const [withdraw, callback] of this.#waiting) {
+        withdraw();
+        callback(new PoolClosedError(), null);
+      }
+      this.#waiting.clear();
+      const destroyed = this.pool.destroy().catch(() => undefined);
+      // A connect to a target that never answers would otherwise hold its socket (and the event
+      // loop) until the connect timeout; nobody needs it any more.
+      for (const socket of this.#connecting) socket.destroy(new PoolClosedError());
+      this.#connecting.clear();
+      await destroyed;
+    })();
+    return this.#destroyed;
+  }
+}
+
+const pools = new Map<string, SharedPool>();
+
+/** Takes a hold on the pool for `key`, creating it on first use. */
+export function leasePool(key: PoolKey): PoolLease {
+  const id = `${key.origin} connect=${key.connectTimeoutMs}`;
+  let shared = pools.get(id);
+  if (!shared) {
+    shared = new SharedPool(id, key);
+    pools.set(id, shared);
+  }
+  shared.refs++;
+  const held = shared;
+  let released: Promise<void> | undefined;
+  return {
+    pool: held.pool,
+    prepare: () => (released ? Promise.resolve() : held.prepare()),
+    release() {
+      released ??= (async () => {
+        held.refs--;
+        if (held.refs > 0) return;
+        if (pools.get(held.key) === held) pools.delete(held.key);
+        await held.destroy();
+      })();
+      return released;
+    },
+  };
+}
