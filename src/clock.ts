@@ -8,7 +8,10 @@ import { performance } from 'node:perf_hooks';
 export interface Clock {
   /** Monotonic milliseconds since an arbitrary origin. */
   now(): number;
-  /** Wall-clock epoch milliseconds. */
+  /**
+   * Wall-clock epoch milliseconds. It can step forward or back at any moment (NTP, an operator), so
+   * nothing paces on it; timestamps read it when they are taken.
+   */
   wallNow(): number;
   /** Resolves once `now() >= monoMs`, or early (without throwing) when `signal` aborts. */
   sleepUntil(monoMs: number, signal?: AbortSignal): Promise<void>;

@@ -1,16 +1,19 @@
 import type { Clock } from '../clock.js';
 import { destinationKey, type Destination } from '../config/destination.js';
 import type { Settings } from '../config/settings.js';
-import { formatLineError, loadTests, type LoadedTests, type TestSpec } from '../config/tests-file.js';
+import type { LoadedTests, TestSpec } from '../config/tests-file.js';
 import { acquireSlot } from '../control/lock-slots.js';
 import { stopFileExists, watchStopFile } from '../control/stop-file.js';
-import { watchConfig } from '../control/watch.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Probe } from '../probes/probe.js';
-import { createSinkRouter } from '../metrics/router.js';
+import type { SinkRouterOptions } from '../metrics/router.js';
 import { windowFor } from '../schedule/plan.js';
-import { createScheduler, type Scheduler } from '../schedule/scheduler.js';
+import type { Scheduler } from '../schedule/scheduler.js';
+
+// The config parser (zod, every probe type and its HTTP client), the metric sinks, the config
+// watcher (chokidar) and the scheduler are imported only once this copy holds a lock slot: when a
+// slow target makes copies pile up, the ones that find every slot busy exit without loading them.
 
 /** Everything one `canihaz run` needs. */
 export interface RunOptions {
@@ -40,8 +43,16 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   // The minute is fixed the moment the run starts (set-up must not push it into the next minute,
   // which belongs to the next copy); a --lifetime window starts once set-up is done.
   const minute = options.lifetimeSeconds === undefined ? monoWindow(clock) : undefined;
-  const load = () => loadTests(settings.config, { maxFrequency: settings.maxFrequency, destinationDefaults: settings.destinationDefaults });
-  const routerOptions = {
+  const load = async () => {
+    const { loadTests } = await import('../config/tests-file.js');
+    return loadTests(settings.config, {
+      maxFrequency: settings.maxFrequency,
+      maxTotalRate: settings.maxTotalRate,
+      strictModes: settings.strictModes,
+      destinationDefaults: settings.destinationDefaults,
+    });
+  };
+  const routerOptions: SinkRouterOptions = {
     clock,
     logger,
     hostname,
@@ -66,7 +77,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   });
   if (!slot) {
     logger.warn('all lock slots are busy (earlier copies still running): skipping this minute', { lock_dir: settings.lockDir });
-    await reportSkipped(await load(), createSinkRouter(routerOptions), clock);
+    await reportSkipped(load, routerOptions, clock, logger);
     return ExitCode.OK;
   }
   try {
@@ -76,6 +87,12 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   }
 
   async function runWindow(slotNumber: number): Promise<ExitCode> {
+    const [{ formatLineError }, { watchConfig }, { createSinkRouter }, { createScheduler }] = await Promise.all([
+      import('../config/tests-file.js'),
+      import('../control/watch.js'),
+      import('../metrics/router.js'),
+      import('../schedule/scheduler.js'),
+    ]);
     const router = createSinkRouter(routerOptions);
     // Watch for a stop from here on, before set-up: a stop during set-up must not let ticks start.
     let scheduler: Scheduler | undefined;
@@ -90,10 +107,13 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     if (options.stopSignal?.aborted) forward();
 
     let lastReport = '';
+    // What the scheduler was last given: an unreadable config (or *.conf of a directory) keeps its share.
+    let applied: readonly TestSpec[] = [];
     const report = (loaded: LoadedTests) => {
+      const keeping = applied.length > 0 ? `; keeping the ${applied.length} test${applied.length === 1 ? '' : 's'} already running` : '';
       const lines =
         loaded.status === 'unreadable'
-          ? [`cannot read config: ${loaded.message}`]
+          ? [`cannot read config: ${loaded.message}${keeping}`]
           : loaded.errors.map((e) => `config line skipped: ${formatLineError(e)}`);
       const key = lines.join('\n');
       if (key === lastReport) return;
@@ -115,8 +135,13 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
           again = false;
           const loaded = await load();
           report(loaded);
-          // An unreadable config keeps what runs; a missing one stops everything.
-          if (loaded.status !== 'unreadable') target.apply(loaded.specs, { catchUp: false });
+          // An unreadable config keeps what runs, and so does an unreadable *.conf of a directory (its
+          // tests only); a missing one stops everything.
+          if (loaded.status === 'unreadable') continue;
+          const names = new Set(loaded.specs.map((s) => s.name));
+          const kept = loaded.status === 'ok' ? applied.filter((s) => loaded.unreadableFiles.includes(s.file) && !names.has(s.name)) : [];
+          applied = [...loaded.specs, ...kept];
+          target.apply(applied, { catchUp: false });
         } while (again && !stop.signal.aborted);
       })().finally(() => (reloading = undefined));
     };
@@ -132,6 +157,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       clock,
       logger,
       hostname,
+      phase: settings.phase,
       window,
       maxInflight: settings.maxInflight,
       emit: (spec, event) => router.emit(spec.destinations, event),
@@ -143,6 +169,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       running.abort();
       await Promise.all([...prepared.values()].map((p) => p.close().catch(() => undefined)));
     } else {
+      applied = initial.specs;
       running.apply(initial.specs, { catchUp: true });
       if (again) reload();
     }
@@ -198,10 +225,53 @@ async function prepareProbes(specs: readonly TestSpec[], logger: Logger): Promis
   return probes;
 }
 
-/** Counts `agent.skipped` on every StatsD destination the config names, so dashboards show lost minutes. */
-async function reportSkipped(loaded: LoadedTests, router: ReturnType<typeof createSinkRouter>, clock: Clock): Promise<void> {
+/**
+ * How long a copy that found every slot busy may spend counting `agent.skipped` before it exits. As
+ * long as the end-of-window flush: fifty copies started at once on two cores each get a few percent
+ * of a CPU, and a shorter bound would lose their counters.
+ */
+export const SKIP_REPORT_DEADLINE_MS = FLUSH_DEADLINE_MS;
+
+/**
+ * Counts `agent.skipped` on every StatsD destination the config names, so dashboards show lost
+ * minutes. Cheap and bounded: it parses the config but creates no probe, loads only the StatsD sink
+ * (and only when the config names StatsD), and gives up after SKIP_REPORT_DEADLINE_MS (a config that
+ * cannot be read in time only costs the counter).
+ */
+async function reportSkipped(load: () => Promise<LoadedTests>, sinkOptions: SinkRouterOptions, clock: Clock, logger: Logger): Promise<void> {
+  const deadline = clock.now() + SKIP_REPORT_DEADLINE_MS;
+  const gaveUp = new AbortController();
+  const report = (async () => {
+    const statsd = statsdDestinations(await load());
+    if (statsd.length === 0 || gaveUp.signal.aborted) return;
+    const [{ createStatsdSink }, { expandPrefix }] = await Promise.all([import('../metrics/statsd.js'), import('../metrics/names.js')]);
+    const prefix = expandPrefix(sinkOptions.statsdPrefix, sinkOptions.hostname);
+    const sinks = statsd.map((destination) => createStatsdSink({ destination, prefix, logger, clock }));
+    for (const sink of sinks) {
+      sink.start().catch((err: unknown) => logger.warn('metrics destination failed to start', { destination: sink.name, error: String(err) }));
+      sink.recordAgent({ name: 'skipped', value: 1 });
+    }
+    const flushBy = Math.min(deadline, clock.now() + STOP_FLUSH_DEADLINE_MS);
+    await Promise.all(sinks.map((sink) => sink.stop(flushBy).catch(() => undefined)));
+  })();
+  const outcome = await Promise.race([
+    report.then(
+      () => 'done' as const,
+      (err: unknown) => {
+        logger.warn('could not count agent.skipped', { error: (err as Error)?.message ?? String(err) });
+        return 'done' as const;
+      },
+    ),
+    clock.sleepUntil(deadline, gaveUp.signal).then(() => 'late' as const),
+  ]);
+  gaveUp.abort();
+  if (outcome === 'late') logger.warn('agent.skipped not counted in time', { deadline_ms: SKIP_REPORT_DEADLINE_MS });
+}
+
+/** The distinct StatsD destinations the config's valid lines name. */
+function statsdDestinations(loaded: LoadedTests): Extract<Destination, { kind: 'statsd' }>[] {
   const seen = new Set<string>();
-  const statsd: Destination[] = [];
+  const statsd: Extract<Destination, { kind: 'statsd' }>[] = [];
   for (const spec of loaded.specs) {
     for (const d of spec.destinations) {
       if (d.kind !== 'statsd') continue;
@@ -211,9 +281,7 @@ async function reportSkipped(loaded: LoadedTests, router: ReturnType<typeof crea
       statsd.push(d);
     }
   }
-  if (statsd.length === 0) return;
-  router.recordAgent(statsd, { name: 'skipped', value: 1 });
-  await router.stop(clock.now() + STOP_FLUSH_DEADLINE_MS);
+  return statsd;
 }
 
 /** The run's window on both clocks: the current minute, or [now, now + lifetime). */

@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { lock } from 'proper-lockfile';
 import { CanihazError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -63,11 +64,7 @@ export async function acquireSlot(options: LockSlotsOptions): Promise<HeldSlot |
     throw new RangeError(`Expected \`updateMs\` to be > 0 and <= staleMs / 2 (${staleMs / 2}), got ${options.updateMs}`);
   }
 
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-  } catch (err) {
-    throw lockError(`cannot create lock directory ${dir}`, err);
-  }
+  await prepareLockDir(dir);
 
   for (let slot = 1; slot <= slots; slot++) {
     const file = join(dir, `slot-${slot}`);
@@ -126,7 +123,97 @@ export async function acquireSlot(options: LockSlotsOptions): Promise<HeldSlot |
   return null;
 }
 
+/**
+ * Makes `dir` a directory this process can create lock files in, creating it and its parents when
+ * missing; throws `CanihazError('E_LOCK')` naming the directory and the reason otherwise.
+ *
+ * Node's recursive mkdir is not trusted: it reports some failures misleadingly (ENOENT on a read-only
+ * mount, ENOTDIR naming the wrong path when a component is a dangling symlink) and its success does not
+ * prove a usable directory. So the outcome is checked on disk, and when the directory is still missing
+ * the path is walked one component at a time with plain mkdir, which reports the real reason.
+ */
+async function prepareLockDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 }).catch(() => undefined);
+  let problem = await usableDirProblem(dir);
+  if (problem === MISSING) {
+    for (const path of selfAndAncestors(resolve(dir)).reverse()) {
+      const why = await createDirProblem(path);
+      if (why) throw new CanihazError('E_LOCK', `cannot create lock directory ${dir}: ${why}`);
+    }
+    problem = await usableDirProblem(dir);
+  }
+  if (problem === MISSING) problem = 'it was removed while being created';
+  if (problem) throw new CanihazError('E_LOCK', `cannot use lock directory ${dir}: ${problem}`);
+}
+
+/** `/a/b/c` → `['/a/b/c', '/a/b', '/a', '/']`. */
+function selfAndAncestors(path: string): string[] {
+  const out = [path];
+  while (dirname(out.at(-1)!) !== out.at(-1)) out.push(dirname(out.at(-1)!));
+  return out;
+}
+
+const MISSING = 'missing';
+
+/** Why `dir` is not a writable directory (MISSING when nothing is there), or undefined when it is one. */
+async function usableDirProblem(dir: string): Promise<string | undefined> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return 'it exists and is not a directory';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? MISSING : describeFsError(err);
+  }
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    return `it is not writable: ${describeFsError(err)}`;
+  }
+  return undefined;
+}
+
+/** Creates one path component if it is missing; returns why it is not (or cannot become) a directory. */
+async function createDirProblem(path: string): Promise<string | undefined> {
+  try {
+    if ((await stat(path)).isDirectory()) return undefined;
+    return `${path} exists and is not a directory`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `${path}: ${describeFsError(err)}`;
+  }
+  const link = await lstat(path).catch(() => undefined);
+  if (link?.isSymbolicLink()) {
+    const target = await readlink(path).catch(() => '?');
+    return `${path} is a symbolic link to ${target}, which does not exist`;
+  }
+  try {
+    await mkdir(path, { mode: 0o755 });
+    return undefined;
+  } catch (err) {
+    // Another copy may have created it in between: that is success.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(path).catch(() => undefined))?.isDirectory()) return undefined;
+    return `cannot create ${path}: ${describeFsError(err)}`;
+  }
+}
+
+/** An fs error as a short reason an operator can act on, with its code. */
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const reason = code ? FS_REASONS[code] : undefined;
+  return reason ? `${reason} (${code})` : ((err as Error)?.message ?? String(err));
+}
+
+const FS_REASONS: Record<string, string> = {
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ELOOP: 'too many levels of symbolic links',
+  ENOTDIR: 'a component of the path is not a directory',
+  ENAMETOOLONG: 'the path is too long',
+  EIO: 'input/output error',
+};
+
 function lockError(what: string, err: unknown): CanihazError {
-  const reason = (err as Error)?.message ?? String(err);
+  const reason = describeFsError(err);
   return new CanihazError('E_LOCK', `${what}: ${reason}`, { cause: err });
 }

@@ -269,6 +269,9 @@ export function createIntervalFlusher(options: IntervalFlusherOptions): Interval
   const fire = () => {
     const now = clock.wallNow();
     if (now < next) {
+      // More than an interval early means the wall clock was stepped back: wait for the next boundary
+      // of the clock as it reads now, not for the old one (which could be hours away).
+      if (next - now > intervalMs) next = Math.floor(now / intervalMs) * intervalMs + intervalMs;
       schedule();
       return;
     }

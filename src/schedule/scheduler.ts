@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import type { TestSpec } from '../config/tests-file.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,9 @@ export const END_GRACE_MS = 50;
 export const HUNG_GRACE_MS = 2_000;
 const HUNG_SWEEP_MS = 1_000;
 
+/** A change of the wall clock against the monotonic one larger than this is a step, and stamps follow it (ms). */
+export const WALL_STEP_MS = 100;
+
 /** An execution in flight. */
 interface Execution {
   test: string;
@@ -35,6 +39,8 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Host name that seeds each test's phase. */
   hostname: string;
+  /** False puts every test on phase 0, so every host fires in step (for testing fleet alignment). Default true. */
+  phase?: boolean;
   /** The window the run owns, on the clock's monotonic scale: [start, end). */
   window: { start: number; end: number };
   /** Receives every event of every test; must not block. */
@@ -90,12 +96,24 @@ interface Stats extends TestCounts {
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { clock, logger, window } = options;
   const maxInflight = options.maxInflight ?? Infinity;
-  const wallOffset = clock.wallNow() - clock.now();
-  const toWall = (mono: number) => mono + wallOffset;
+  // A tick's wall time is its monotonic time read through the wall clock as it is when the tick fires,
+  // not through an offset fixed at start: when the wall clock is stepped during a run (NTP, an
+  // operator), pacing stays on the monotonic clock and timestamps follow the wall clock. The offset is
+  // re-taken only when it moved by more than WALL_STEP_MS, so the sub-millisecond jitter between the
+  // two clocks' readings never reorders the stamps of close ticks.
+  let wallOffset = clock.wallNow() - clock.now();
+  const toWall = (mono: number) => {
+    const offset = clock.wallNow() - clock.now();
+    if (Math.abs(offset - wallOffset) > WALL_STEP_MS) wallOffset = offset;
+    return mono + wallOffset;
+  };
   const stats = new Map<string, Stats>();
   const runners = new Map<string, Runner>();
   const draining = new Set<Promise<void>>();
   const abortAll = new AbortController();
+  // Every test's loop and every execution in flight listens on this one signal (thousands at once
+  // with many tests); each removes its listener when done, so the count is bounded, not a leak.
+  setMaxListeners(0, abortAll.signal);
   /** Executions in flight, for the sweep that settles a probe which ignores its own timeout. */
   const pending = new Set<Execution>();
   let inflight = 0;
@@ -259,7 +277,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       windowStart: window.start,
       windowEnd: window.end,
       frequency: spec.frequency,
-      phaseMs: phaseFor(options.hostname, spec.name, periodMs),
+      phaseMs: options.phase === false ? 0 : phaseFor(options.hostname, spec.name, periodMs),
       from,
       catchUp,
     });

@@ -144,6 +144,7 @@ describe('lock slots (real processes)', () => {
     const attempt = acquireSlot({ dir, logger: silentLogger, onCompromised: () => {} });
     await expect(attempt).rejects.toBeInstanceOf(CanihazError);
     await expect(attempt).rejects.toMatchObject({ code: 'E_LOCK', message: expect.stringContaining(dir) });
+    await expect(attempt).rejects.toThrow(`${file} exists and is not a directory`);
   });
 
   it('raises E_LOCK from a child process too (the compiled module)', async () => {
