@@ -46,9 +46,10 @@ const EMPTY: Plan = { periodMs: Infinity, requested: 0, count: 0, missed: 0, tic
 
 /**
  * Plans a test's ticks in a window. Nominal tick j is at `windowStart + phase + j * period`. With
- * catch-up, tick j fires at `max(nominal(j), from + j * period / 2)`: ticks that were due before
- * `from` go out at twice the rate until the plan meets the nominal schedule, and those that would
- * land at or past the window's end are `missed`.
+ * catch-up, ticks that were due before `from` go out at twice the rate on the phase-shifted half
+ * grid `windowStart + phase + k * period / 2` (from its first instant at or after `from`) until the
+ * plan meets the nominal schedule, which is every other instant of that grid; ticks that would land
+ * at or past the window's end are `missed`.
  */
 export function planTicks(input: PlanInput): Plan {
   const { windowStart, windowEnd, frequency, from, catchUp } = input;
@@ -68,15 +69,21 @@ export function planTicks(input: PlanInput): Plan {
     return { periodMs, requested: count, count, missed: 0, tickAt: (i) => nominal(first + i) };
   }
 
+  // Catch-up keeps to this host's phase: a grid anchored at its own ready time would put every host
+  // of a fleet started by the same cron minute in step until each met its nominal grid.
   const catchUpGap = periodMs / CATCH_UP_RATE;
-  const tickAt = (j: number) => Math.max(nominal(j), from + j * catchUpGap);
+  const halfGrid = (k: number) => base + k * catchUpGap;
+  // The first half-grid instant at or after `from` (nominal(j) is halfGrid(2j)).
+  let k0 = from <= base ? 0 : Math.ceil((from - base) / catchUpGap);
+  while (halfGrid(k0) < from) k0++;
+  // Tick j is at halfGrid(max(2j, k0 + j)): the next free half-grid instant until it meets nominal.
+  const tickAt = (j: number) => (k0 + j > 2 * j ? halfGrid(k0 + j) : nominal(j));
   // tickAt is increasing in j, so the ticks that fit are a prefix: find its length.
   let count: number;
-  if (from <= base) {
+  if (k0 === 0) {
     count = nominalCount;
   } else {
-    // Count j with max(nominal(j), from + j*gap) < windowEnd: both bounds must hold.
-    const byCatchUp = Math.max(0, Math.ceil((windowEnd - from) / catchUpGap));
+    const byCatchUp = Math.max(0, Math.ceil((windowEnd - base) / catchUpGap) - k0);
     count = Math.min(nominalCount, byCatchUp);
     // Guard the float edges of the closed-form count.
     while (count > 0 && tickAt(count - 1) >= windowEnd) count--;

@@ -23,7 +23,12 @@ describe('planTicks', () => {
     { f: 60, phase: 0, from: 45_000, catchUp: false, count: 15, missed: 0, requested: 15 },
     { f: 60, phase: 500, from: 45_000, catchUp: false, count: 15, missed: 0, requested: 15 },
     { f: 60, phase: 0, from: 60_000, catchUp: false, count: 0, missed: 0, requested: 0 },
-    { f: 60, phase: 0, from: 59_999, catchUp: true, count: 1, missed: 59, requested: 60 },
+    // Ready at the last catch-up instant of the window: one tick still fits.
+    { f: 60, phase: 0, from: 59_500, catchUp: true, count: 1, missed: 59, requested: 60 },
+    // Ready after it: catch-up keeps to the phase's half grid, so nothing fits in the last 1 ms.
+    { f: 60, phase: 0, from: 59_999, catchUp: true, count: 0, missed: 60, requested: 60 },
+    // Late by 45.2 s with phase 300: half-grid instants 45.3, 45.8, … 59.8 s: 30 fit.
+    { f: 60, phase: 300, from: 45_200, catchUp: true, count: 30, missed: 30, requested: 60 },
   ])('f=$f phase=$phase from=$from catchUp=$catchUp → $count ticks, $missed missed', ({ f, phase, from, catchUp, count, missed, requested }) => {
     const p = planTicks({ ...W, frequency: f, phaseMs: phase, from, catchUp });
     expect({ count: p.count, missed: p.missed, requested: p.requested }).toEqual({ count, missed, requested });
@@ -46,6 +51,65 @@ describe('planTicks', () => {
     expect(t[19]).toBe(19_500);
     expect(t[20]).toBe(20_000);
     expect(t[59]).toBe(59_000);
+  });
+
+  it('keeps catch-up on the phase: two hosts ready at the same late instant fire at distinct instants', () => {
+    // Regression: catch-up was anchored at the ready time (`from + j·period/2`), so hosts started by
+    // the same cron minute fired in step until each met its phase grid.
+    const a = ticks({ ...W, frequency: 60, phaseMs: 130, from: 2_600, catchUp: true });
+    const b = ticks({ ...W, frequency: 60, phaseMs: 720, from: 2_600, catchUp: true });
+    expect(a.slice(0, 4)).toEqual([2_630, 3_130, 3_630, 4_130]);
+    expect(b.slice(0, 4)).toEqual([2_720, 3_220, 3_720, 4_220]);
+    expect(a.filter((t) => b.includes(t))).toEqual([]);
+    expect(a).toHaveLength(60);
+    expect(b).toHaveLength(60);
+  });
+
+  it('puts every catch-up tick on the phase-shifted half grid, after `from`, then meets the nominal grid', () => {
+    let plans = 0;
+    for (const f of [1, 7, 60, 97, 600, 1200]) {
+      const period = 60_000 / f;
+      for (const phaseFraction of [0, 0.13, 0.5, 0.77, 0.999]) {
+        const phase = phaseFraction * period;
+        for (const from of [0, 1, 2_400, 2_800, 17_345.5, 45_000, 59_000, 59_999.5]) {
+          const p = planTicks({ ...W, frequency: f, phaseMs: phase, from, catchUp: true });
+          const t = Array.from({ length: p.count }, (_, i) => p.tickAt(i));
+          plans++;
+          expect(p.count + p.missed).toBe(p.requested);
+          expect(p.requested).toBe(planTicks({ ...W, frequency: f, phaseMs: phase, from: 0, catchUp: true }).count);
+          const bad = t.filter((x, i) => {
+            const k = (x - phase) / (period / 2);
+            return (
+              x < from ||
+              x >= 60_000 ||
+              Math.abs(k - Math.round(k)) > 1e-6 ||
+              (i > 0 && x - t[i - 1]! < period / 2 - 1e-6) ||
+              // Never ahead of the nominal grid.
+              x < phase + i * period - 1e-6
+            );
+          });
+          expect(bad, `f=${f} phase=${phase} from=${from}`).toEqual([]);
+          // With room to catch up, the tail is the nominal grid itself.
+          if (f >= 60 && from <= 25_000) {
+            expect(p.missed).toBe(0);
+            expect(t[t.length - 1]).toBe(phase + (t.length - 1) * period);
+          }
+        }
+      }
+    }
+    expect(plans).toBe(6 * 5 * 8);
+  });
+
+  it('spreads a fleet ready together by its phases from the first catch-up tick', () => {
+    // Ten hosts at 60/min, all ready 2.6 s into the minute: each first tick is the host's own
+    // half-grid instant, so the ten fall at ten different instants within one half period.
+    const hosts = Array.from({ length: 10 }, (_, i) => `h${i + 1}`);
+    const firsts = hosts.map((h) => planTicks({ ...W, frequency: 60, phaseMs: phaseFor(h, 'fleet', 1000), from: 2_600, catchUp: true }).tickAt(0));
+    expect(new Set(firsts).size).toBe(10);
+    for (const t of firsts) {
+      expect(t).toBeGreaterThanOrEqual(2_600);
+      expect(t).toBeLessThan(3_100);
+    }
   });
 
   it('fires nothing before `from` and nothing at or after the window end', () => {
