@@ -5,10 +5,11 @@
 import net from 'node:net';
 import type { Clock } from '../clock.js';
 import { destinationKey, type Destination } from '../config/destination.js';
+import { fdLimitCode, limitHit } from '../limits.js';
 import type { Logger } from '../log.js';
 import { createIntervalAggregator, createIntervalFlusher, DEFAULT_INTERVAL_MS, type IntervalAggregator, type IntervalFlusher } from './intervals.js';
 import { graphiteAgentPath, graphiteIntervalPoints } from './names.js';
-import { createHostResolver, type HostResolver } from './resolve.js';
+import { createHostResolver, type HostResolver } from '../net/resolve.js';
 import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
 
 /** Default bound on lines waiting for the server. */
@@ -417,6 +418,8 @@ class GraphiteSinkImpl implements GraphiteSink {
   }
 
   #warnError(err: unknown): void {
+    const code = fdLimitCode(err);
+    if (code) limitHit(code, { where: 'graphite socket', destination: this.name });
     try {
       const now = this.#clock.now();
       if (now - this.#lastErrorWarnMono < WARN_EVERY_MS) return;

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { createConsoleSink } from './console.js';
 import { createGraphiteSink } from './graphite.js';
 import { expandPrefix } from './names.js';
-import { createHostResolver } from './resolve.js';
+import { createHostResolver } from '../net/resolve.js';
 import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
 import { createStatsdSink } from './statsd.js';
 

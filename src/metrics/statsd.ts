@@ -13,9 +13,10 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { destinationKey, type Destination } from '../config/destination.js';
+import { fdLimitCode, limitHit } from '../limits.js';
 import type { Logger } from '../log.js';
 import { statsdAgentName, statsdTestNames, type StatsdTestNames } from './names.js';
-import { createHostResolver, type HostResolver } from './resolve.js';
+import { createHostResolver, type HostResolver } from '../net/resolve.js';
 import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
 
 /** Largest packet, bytes: one UDP datagram fits a 1500-byte MTU. */
@@ -538,6 +539,8 @@ class StatsdSinkImpl implements StatsdSink {
 
   /** Warns at most once per `WARN_EVERY_MS`, never throws. */
   #warnError(err: unknown): void {
+    const code = fdLimitCode(err);
+    if (code) limitHit(code, { where: 'statsd socket', destination: this.name });
     try {
       const now = this.#clock.now();
       if (now - this.#lastErrorWarnMono < WARN_EVERY_MS) {

@@ -2,11 +2,17 @@
  * Connection pools shared by every http test to the same origin (one undici Pool per origin and
  * connect options, reference-counted), and the one connection budget they all draw from, sized from
  * the process's fd limit so a host with `ulimit -n 1024` and a thousand tests stays under it.
+ *
+ * Target host names are resolved by a HostResolver (src/net/resolve.ts), never by getaddrinfo, whose
+ * pending lookups hold a stopped process's exit. Pools not given a resolver share one that lives as
+ * long as they do: it is created with the first such pool and cancelled when the last is destroyed —
+ * when a run closes its probes — so each name is resolved once per run and no lookup outlives a stop.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Pool, buildConnector } from 'undici';
 import { connectionBudget, fdLimitCode, limitHit, softFdLimit } from '../limits.js';
+import { createHostResolver, lookupVia, type HostResolver } from '../net/resolve.js';
 
 /** What makes two tests' connections interchangeable. */
 export interface PoolKey {
@@ -14,6 +20,8 @@ export interface PoolKey {
   origin: string;
   /** How long a connect (TCP, and TLS for https) may take, ms. */
   connectTimeoutMs: number;
+  /** Resolves the origin's host name; its owner cancels it. Default: the pools' shared resolver (see above). */
+  resolver?: HostResolver;
 }
 
 /** One test's hold on a shared pool. */
@@ -89,6 +97,24 @@ function undici(): typeof import('undici') {
 
 let budget: ConnectionBudget | undefined;
 
+/** The resolver of the pools given none, and how many live pools use it. */
+let sharedResolver: { resolver: HostResolver; pools: number } | undefined;
+
+/** Takes a hold on the shared resolver for a new pool. */
+function holdSharedResolver(): HostResolver {
+  sharedResolver ??= { resolver: createHostResolver(), pools: 0 };
+  sharedResolver.pools++;
+  return sharedResolver.resolver;
+}
+
+/** Gives a pool's hold back; the last one cancels every lookup still pending. */
+function releaseSharedResolver(resolver: HostResolver): void {
+  if (sharedResolver?.resolver !== resolver) return;
+  if (--sharedResolver.pools > 0) return;
+  sharedResolver = undefined;
+  resolver.cancel();
+}
+
 /** The process-wide connection budget (computed from the soft fd limit on first use). */
 function sharedBudget(): ConnectionBudget {
   budget ??= new ConnectionBudget(connectionBudget(softFdLimit()));
@@ -117,11 +143,17 @@ class SharedPool {
   #prepared: Promise<void> | undefined;
   #destroyed: Promise<void> | undefined;
   readonly #origin: URL;
+  /** The shared resolver this pool holds (undefined when its lease brought its own). */
+  readonly #heldResolver: HostResolver | undefined;
 
   constructor(key: string, options: PoolKey) {
     this.key = key;
     this.#origin = new URL(options.origin);
-    this.#connector = undici().buildConnector({ timeout: options.connectTimeoutMs });
+    this.#heldResolver = options.resolver ? undefined : holdSharedResolver();
+    const resolver = options.resolver ?? this.#heldResolver!;
+    // net.connect and tls.connect ask `lookup` for the address of a host name (IP literals skip it),
+    // and keep using the name for SNI and the certificate check; the Host header comes from the origin.
+    this.#connector = undici().buildConnector({ timeout: options.connectTimeoutMs, lookup: lookupVia(resolver) });
     // Per-request headersTimeout/bodyTimeout (each test's own timeout) override undici's 300 s defaults.
     this.pool = new (undici().Pool)(options.origin, {
       // Never more connections than the whole budget: beyond it requests queue in the pool for the
@@ -227,6 +259,7 @@ class SharedPool {
       // loop) until the connect timeout; nobody needs it any more.
       for (const socket of this.#connecting) socket.destroy(new PoolClosedError());
       this.#connecting.clear();
+      if (this.#heldResolver) releaseSharedResolver(this.#heldResolver);
       await destroyed;
     })();
     return this.#destroyed;
@@ -234,10 +267,17 @@ class SharedPool {
 }
 
 const pools = new Map<string, SharedPool>();
+/** A number per resolver given in a key, so tests with their own resolvers never share a pool. */
+const resolverIds = new WeakMap<HostResolver, number>();
+let resolversSeen = 0;
 
 /** Takes a hold on the pool for `key`, creating it on first use. */
 export function leasePool(key: PoolKey): PoolLease {
-  const id = `${key.origin} connect=${key.connectTimeoutMs}`;
+  let id = `${key.origin} connect=${key.connectTimeoutMs}`;
+  if (key.resolver) {
+    if (!resolverIds.has(key.resolver)) resolverIds.set(key.resolver, ++resolversSeen);
+    id += ` resolver=${resolverIds.get(key.resolver)}`;
+  }
   let shared = pools.get(id);
   if (!shared) {
     shared = new SharedPool(id, key);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
 import { describeChar, quotePrefix, quoteValue, redactUrl } from '../config/redact.js';
 import type { FailureReason, ParamIssue, Probe, ProbeParams, ProbeResult, ProbeType, ZodIssueList } from './probe.js';
+import type { HostResolver } from '../net/resolve.js';
 import { leasePool, type PoolLease } from './http-pools.js';
 
 /** An inclusive range of HTTP status codes that count as success. */
@@ -278,12 +279,12 @@ class HttpProbe implements Probe {
   readonly #lease: PoolLease;
   #closing: Promise<void> | undefined;
 
-  constructor(options: HttpProbeOptions) {
+  constructor(options: HttpProbeOptions, resolver: HostResolver | undefined) {
     this.#options = options;
     const url = new URL(options.url);
     this.#path = url.pathname + url.search;
     this.#headers = options.headers.flat();
-    this.#lease = leasePool({ origin: url.origin, connectTimeoutMs: options.timeoutMs });
+    this.#lease = leasePool({ origin: url.origin, connectTimeoutMs: options.timeoutMs, ...(resolver ? { resolver } : {}) });
   }
 
   /**
@@ -371,9 +372,12 @@ class HttpProbe implements Probe {
   }
 }
 
-/** Builds an http probe from validated options. */
-export function createHttpProbe(options: HttpProbeOptions): Probe {
-  return new HttpProbe(options);
+/**
+ * Builds an http probe from validated options. Its target's host name is resolved by `resolver`
+ * (its owner cancels it), or by default by the connection pools' own resolver, once per run.
+ */
+export function createHttpProbe(options: HttpProbeOptions, resolver?: HostResolver): Probe {
+  return new HttpProbe(options, resolver);
 }
 
 let warmedUp: Promise<void> | undefined;
@@ -421,6 +425,6 @@ export const httpProbeType: ProbeType<HttpProbeOptions> = {
   name: 'http',
   defaultConcurrency: DEFAULT_HTTP_CONCURRENCY,
   parse: parseHttpParams,
-  create: createHttpProbe,
+  create: (options) => createHttpProbe(options),
   prepare: warmUpHttp,
 };

@@ -2,17 +2,28 @@
  * Fault injection for the metric servers (issue 6 §3), each through the real CLI against a real local
  * target: StatsD down or unresolvable, Graphite refusing, hanging, or restarting. Every case asserts
  * the books balance and the watchdog: the copy ends by itself within window + longest timeout +
- * flush deadline, or within 500 ms of a stop.
+ * flush deadline, or within 500 ms of a stop. Metric-server names that must fail or hang are asked of
+ * a DNS server of ours on loopback (test/support/private-resolver.ts), never of the machine's resolver.
  */
-import { readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { FLUSH_DEADLINE_MS } from '../../src/commands/run.js';
-import { agentHome, CLI, cleanups, spawnCli, startTarget, waitFor, type AgentHome, type CliProcess, type TargetServer } from '../support/cli.js';
+import { silentLogger } from '../../src/log.js';
+import type { MetricSink } from '../../src/metrics/sink.js';
+import { agentHome, cleanups, spawnCli, startTarget, waitFor, type AgentHome, type CliProcess, type TargetServer } from '../support/cli.js';
 import { bookOf, expectBooksBalance, expectEndedWithin, type Book } from '../support/faults.js';
 import { freePort, startGraphite, startStuckServer, startUdpStatsd, type GraphiteListener, type StatsdListener, type StuckServer } from '../support/listeners.js';
+import {
+  expectPrivateResolver,
+  privateResolverRuns,
+  privateResolverSkipNote,
+  spawnCliWithDns,
+  startPrivateDns,
+  type PrivateDns,
+} from '../support/private-resolver.js';
 
 const cleanup = cleanups();
 
@@ -49,13 +60,15 @@ async function home(settings = ''): Promise<AgentHome> {
   return h;
 }
 
-/** Spawns `canihaz run --lifetime N --log-level info`, with a wall-clock stamp to place its window. */
-function run(h: AgentHome, lifetime: number, options: { killAfterMs?: number; env?: NodeJS.ProcessEnv } = {}): CliProcess & { spawnWall: number } {
+/**
+ * Spawns `canihaz run --lifetime N --log-level info`, with a wall-clock stamp to place its window;
+ * with `dns`, the copy's only DNS server is that one (test/support/private-resolver.ts).
+ */
+function run(h: AgentHome, lifetime: number, options: { killAfterMs?: number; env?: NodeJS.ProcessEnv; dns?: PrivateDns } = {}): CliProcess & { spawnWall: number } {
   const spawnWall = Date.now();
-  const cli = spawnCli(['run', ...h.args, '--lifetime', String(lifetime), '--log-level', 'info'], {
-    killAfterMs: options.killAfterMs ?? (lifetime + 15) * 1_000,
-    ...(options.env ? { env: options.env } : {}),
-  });
+  const args = ['run', ...h.args, '--lifetime', String(lifetime), '--log-level', 'info'];
+  const spawnOptions = { killAfterMs: options.killAfterMs ?? (lifetime + 15) * 1_000, ...(options.env ? { env: options.env } : {}) };
+  const cli = options.dns ? spawnCliWithDns(options.dns, args, spawnOptions) : spawnCli(args, spawnOptions);
   return Object.assign(cli, { spawnWall });
 }
 
@@ -218,19 +231,23 @@ describe('metric servers down, unreachable, unresolvable', () => {
     expect(logged(r.stderr, 'statsd lines dropped during the run')).toMatchObject([{ destination: `statsd+tcp://127.0.0.1:${tcpPort}`, total_dropped: '60' }]);
   });
 
-  it('a StatsD host name that does not resolve: the run ends on time, the books balance, the lines are counted as dropped', async () => {
+  it.skipIf(!privateResolverRuns)(`a StatsD host name that does not resolve: the run ends on time, the books balance, the lines are counted as dropped${privateResolverSkipNote}`, async () => {
+    expectPrivateResolver();
+    // The name is asked of a DNS server of ours on loopback (NXDOMAIN), never of the machine's resolver.
+    const dns = await startPrivateDns({ answer: 'nxdomain', forCli: true });
+    cleanup(dns.close);
     const t = await target();
     const h = await home();
     await h.writeConfig(`home|http|600|statsd://nonexistent.invalid:8125|url=${t.url}/\n`);
-    const cli = run(h, 2);
+    const cli = run(h, 2, { dns });
     const r = await cli.done;
     expectEndedOnTime(r, cli.spawnWall, 0, 'run with an unresolvable StatsD');
     expectBooksBalance(bookOf(r.stderr, 'home'));
     expect(bookOf(r.stderr, 'home').ok).toBe(20);
-    // NXDOMAIN is said at once; a DNS server that cannot be reached is abandoned at the end (resolved=false).
-    const failure = logged(r.stderr, 'statsd send failed')[0];
-    if (failure) expect(failure.error).toMatch(/^cannot resolve nonexistent\.invalid: /);
+    // NXDOMAIN is said at once.
+    expect(logged(r.stderr, 'statsd send failed')[0]?.error).toMatch(/^cannot resolve nonexistent\.invalid: /);
     expect(logged(r.stderr, 'statsd lines dropped during the run')).toMatchObject([{ total_dropped: '60', resolved: 'false' }]);
+    expect(dns.queries).toContain('nonexistent.invalid');
   });
 
   it('Graphite refusing: the run ends on time, the books balance, the unsent lines are counted', async () => {
@@ -351,61 +368,20 @@ describe('the books in the metrics', () => {
   });
 });
 
-/**
- * A slow resolver, for real: a network namespace whose resolv.conf names a DNS server (inside the
- * namespace) that never answers. Needs root and iproute2; in CI (CANIHAZ_E2E=1) it must run.
- */
-const NETNS_REASON = (() => {
-  if (process.getuid?.() !== 0) return 'needs root (ip netns)';
-  if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'needs a working `ip netns` (iproute2)';
-  return undefined;
-})();
-const mustRun = process.env.CANIHAZ_E2E === '1';
-
 describe('A StatsD host name on a slow resolver keeps the process alive seconds after its slot is released', () => {
-  it.skipIf(NETNS_REASON !== undefined && !mustRun)(
-    `exits within 500 ms of a stop and on time at the window's end${NETNS_REASON ? ` (skipped: ${NETNS_REASON})` : ''}`,
+  it.skipIf(!privateResolverRuns)(
+    `exits within 500 ms of a stop and on time at the window's end${privateResolverSkipNote}`,
     async () => {
-      expect(NETNS_REASON, 'CANIHAZ_E2E=1 requires this test to run').toBeUndefined();
-      const ns = `canihaz-slowdns-${process.pid}`;
-      const etc = `/etc/netns/${ns}`;
-      const ip = (...args: string[]) => {
-        const r = spawnSync('ip', args, { encoding: 'utf8' });
-        expect(r.status, `ip ${args.join(' ')}: ${r.stderr}`).toBe(0);
-      };
-      ip('netns', 'add', ns);
-      cleanup(async () => {
-        spawnSync('ip', ['netns', 'delete', ns]);
-        await rm(etc, { recursive: true, force: true });
-      });
-      ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
-      await mkdir(etc, { recursive: true });
-      await writeFile(`${etc}/resolv.conf`, 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n');
-      // Inside the namespace: a DNS server that reads queries and never answers, a target, a StatsD.
-      const helper = `
-        const dgram = require('node:dgram'); const http = require('node:http');
-        const dns = dgram.createSocket('udp4'); let queries = 0; dns.on('message', () => queries++);
-        dns.bind(53, '127.0.0.1');
-        http.createServer((q, r) => r.end('ok')).listen(8080, '127.0.0.1', () => console.log('ready'));
-        process.stdin.on('data', () => console.log('queries=' + queries));
-      `;
-      const servers = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', helper], { stdio: ['pipe', 'pipe', 'inherit'] });
-      cleanup(async () => void servers.kill('SIGKILL'));
-      let out = '';
-      servers.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-      expect(await waitFor(() => out.includes('ready'), 10_000)).toBe(true);
-
+      expectPrivateResolver();
+      // The copy's only DNS server reads queries and never answers.
+      const dns = await startPrivateDns({ answer: 'silent', forCli: true });
+      cleanup(dns.close);
+      const t = await target();
       const h = await home();
-      await h.writeConfig(`home|http|600|statsd://statsd.slow.example:8125,graphite://graphite.slow.example:2003|url=http://127.0.0.1:8080/\n`);
-      const inNs = (lifetime: number) => {
-        const spawnWall = Date.now();
-        // `ip netns exec` runs the CLI (through node) inside the namespace; the watchdog kills the whole group.
-        const cli = spawnCliIn(ns, ['run', ...h.args, '--lifetime', String(lifetime), '--log-level', 'info'], (lifetime + 15) * 1_000);
-        return Object.assign(cli, { spawnWall });
-      };
+      await h.writeConfig(`home|http|600|statsd://statsd.slow.example:8125,graphite://graphite.slow.example:2003|url=${t.url}/\n`);
 
       // 1. Stopped mid-run: out within 500 ms, although lookups are still pending.
-      const stopped = inNs(10);
+      const stopped = run(h, 10, { dns });
       expect(await waitFor(() => stopped.stderr.includes('msg="run started"'), 15_000)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const stopAt = performance.now();
@@ -415,45 +391,55 @@ describe('A StatsD host name on a slow resolver keeps the process alive seconds 
       expectBooksBalance(bookOf(rs.stderr, 'home'));
 
       // 2. Left to end: on time.
-      const ended = inNs(2);
+      const ended = run(h, 2, { dns });
       const re = await ended.done;
       expectEndedOnTime(re, ended.spawnWall, 0, 'run with a slow resolver');
       expectBooksBalance(bookOf(re.stderr, 'home'));
       // The resolver was really asked (and never answered).
-      servers.stdin!.write('\n');
-      expect(await waitFor(() => /queries=[1-9]/.test(out), 2_000), out).toBe(true);
+      expect(dns.queries).toEqual(expect.arrayContaining(['statsd.slow.example', 'graphite.slow.example']));
     },
     60_000,
   );
 });
 
-/** Like spawnCli, but inside network namespace `ns` (`ip netns exec` execs node, so the pid is the CLI's). */
-function spawnCliIn(ns: string, args: string[], killAfterMs: number): CliProcess {
-  const startedAt = performance.now();
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, ...args], {
-    env: { ...process.env, CANIHAZ_SETTINGS: undefined, CANIHAZ_CONFIG: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-  const done = new Promise<Awaited<CliProcess['done']>>((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr, durationMs: performance.now() - startedAt });
+/** The soft fd limit of this process, when it is small enough to use up in a test. */
+const FD_LIMIT = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN);
+const FD_SKIP = Number.isFinite(FD_LIMIT) && FD_LIMIT <= 100_000 ? undefined : `the soft fd limit (${FD_LIMIT}) is too large to use up in a test`;
+
+describe('One connection per test exhausts file descriptors: a metric socket that hits EMFILE says so once, loudly', () => {
+  for (const kind of ['statsd', 'graphite'] as const) {
+    it.skipIf(FD_SKIP !== undefined)(`${kind}: the fd-limit alarm is raised once${FD_SKIP ? ` (skipped: ${FD_SKIP})` : ''}`, async () => {
+      // A fresh limits module (its alarm is once per process) shared with a fresh sink module.
+      vi.resetModules();
+      const limits = await import('../../src/limits.js');
+      const heard: { message: string; fields: Record<string, string | number> }[] = [];
+      limits.onLimitHit((message, fields) => heard.push({ message, fields }));
+      let sink: MetricSink;
+      if (kind === 'statsd') {
+        const { createStatsdSink } = await import('../../src/metrics/statsd.js');
+        const l = await udpStatsd();
+        sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: '127.0.0.1', port: l.port }, prefix: 'fd', logger: silentLogger });
+      } else {
+        const { createGraphiteSink } = await import('../../src/metrics/graphite.js');
+        const g = await graphite();
+        sink = createGraphiteSink({ destination: { kind: 'graphite', host: '127.0.0.1', port: g.port }, prefix: 'fd', logger: silentLogger, clock: systemClock });
+      }
+      cleanup(() => sink.stop(systemClock.now() + 500));
+      // Use up every file descriptor (bounded by the soft limit), briefly: the sink's socket cannot be made.
+      const held: number[] = [];
+      try {
+        for (let i = 0; i <= FD_LIMIT; i++) held.push(openSync('/dev/null', 'r'));
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe('EMFILE');
+      }
+      try {
+        await sink.start();
+        await waitFor(() => heard.length > 0, 3_000);
+      } finally {
+        for (const fd of held) closeSync(fd);
+      }
+      expect(heard).toEqual([{ message: expect.stringContaining('(EMFILE)'), fields: expect.objectContaining({ limit: 'EMFILE', where: `${kind} socket` }) }]);
+      limits.onLimitHit(undefined);
     });
-  });
-  return {
-    child,
-    startedAt,
-    get stdout() {
-      return stdout;
-    },
-    get stderr() {
-      return stderr;
-    },
-    done,
-  };
-}
+  }
+});

@@ -1,8 +1,9 @@
 /**
  * Fault injection at the target (issue 6 §3), each through the real CLI with a short --lifetime, each
  * asserting that the books balance and that the copy ended in time (window + longest timeout + flush
- * deadline, or 500 ms after a stop). Targets are real local servers on 127.0.0.1; the one that does
- * not resolve uses a `.invalid` name (RFC 6761: never resolves).
+ * deadline, or 500 ms after a stop). Targets are real local servers on 127.0.0.1; names that do not
+ * resolve, or resolve slowly, are asked of a DNS server of ours on loopback (test/support/private-resolver.ts),
+ * never of the machine's resolver.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,6 +15,17 @@ import { agentHome, CLI, cleanups, runCli, spawnCli, startTarget, waitFor, type 
 import { bookOf, expectBooksBalance, expectEndedWithin } from '../support/faults.js';
 import { connectHangs, startHangingConnectTarget } from '../support/hanging-connect.js';
 import { freePort, startUdpStatsd, type StatsdListener } from '../support/listeners.js';
+import {
+  expectPrivateResolver,
+  privateResolverRuns,
+  privateResolverSkipNote,
+  runCliWithDns,
+  spawnCliWithDns,
+  startPrivateDns,
+  type DnsAnswer,
+  type PrivateDns,
+} from '../support/private-resolver.js';
+import { FLUSH_DEADLINE_MS } from '../../src/commands/run.js';
 
 const cleanup = cleanups();
 
@@ -40,6 +52,14 @@ async function hangingConnectTarget(): Promise<{ port: number }> {
   const t = await startHangingConnectTarget();
   cleanup(t.close);
   return t;
+}
+
+/** A DNS server of ours that the CLI, run by runCliWithDns, uses as its only one. */
+async function privateDns(answer: DnsAnswer): Promise<PrivateDns> {
+  expectPrivateResolver();
+  const dns = await startPrivateDns({ answer, forCli: true });
+  cleanup(dns.close);
+  return dns;
 }
 
 /** Runs one test line for `lifetime` seconds and returns the result, its book and the StatsD listener. */
@@ -180,10 +200,16 @@ describe('target faults (each: books balance, ends on time)', () => {
     });
   });
 
-  it('a name that does not resolve: every execution fails as dns', async () => {
+  it.skipIf(!privateResolverRuns)(`a name that does not resolve: every execution fails as dns${privateResolverSkipNote}`, async () => {
+    const dns = await privateDns('nxdomain');
     const lifetime = 2;
-    const { r, sd } = await runOne((d) => `nxdomain|http|600|${d}|url=http://canihaz-fault-test.invalid/|timeout=2s`, lifetime);
+    const sd = await statsd();
+    const home = await agentHome();
+    await home.writeConfig(`nxdomain|http|600|statsd://127.0.0.1:${sd.port}|url=http://canihaz-fault-test.invalid/|timeout=2s\n`);
+    const r = await runCliWithDns(dns, ['run', ...home.args, '--lifetime', String(lifetime)], { killAfterMs: 60_000 });
     expect(r.code).toBe(0);
+    // Asked of our server (so of no other): a failure is not remembered, each new connection asks again.
+    expect(dns.queries.filter((q) => q === 'canihaz-fault-test.invalid').length).toBeGreaterThanOrEqual(1);
     expectEndedWithin(r, STARTUP_MS + lifetime * 1_000 + 2_000 + FLUSH_MS, 'unresolvable name');
     const book = bookOf(r.stderr, 'nxdomain');
     expectBooksBalance(book);
@@ -275,5 +301,55 @@ describe('one connection per test exhausts file descriptors', () => {
     const book = bookOf(r.stderr, 'crowd');
     expectBooksBalance(book);
     expect(book.ok).toBeGreaterThan(0);
+  });
+});
+
+describe('A target host name on a slow resolver keeps a stopped copy alive (a pending getaddrinfo holds the exit)', () => {
+  /** A test line whose target's name is asked of a DNS server that never answers; StatsD by address. */
+  async function slowResolverHome(timeout: string) {
+    const dns = await privateDns('silent');
+    const sd = await statsd();
+    const home = await agentHome();
+    await home.writeConfig(`slowdns|http|600|statsd://127.0.0.1:${sd.port}|url=http://slow.example.test/|timeout=${timeout}\n`);
+    return { dns, sd, home };
+  }
+
+  it.skipIf(!privateResolverRuns)(`SIGTERM 1 s into the run: exits within 500 ms, the books balance${privateResolverSkipNote}`, async () => {
+    const { dns, sd, home } = await slowResolverHome('60s');
+    const cli = spawnCliWithDns(dns, ['run', ...home.args, '--lifetime', '30', '--log-level', 'info'], { killAfterMs: 60_000 });
+    expect(await waitFor(() => cli.stderr.includes('msg="run started"'), 10_000), cli.stderr).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const stopAt = performance.now();
+    cli.child.kill('SIGTERM');
+    const r = await cli.done;
+    expect(r.code).toBe(0);
+    console.log(`slow target resolver: exited ${Math.round(r.durationMs - (stopAt - cli.startedAt))} ms after SIGTERM`);
+    expectEndedWithin(r, STOP_MS, 'SIGTERM with a target lookup pending on a slow resolver', stopAt - cli.startedAt);
+    const book = bookOf(r.stderr, 'slowdns');
+    expectBooksBalance(book);
+    // Every execution was waiting for the address: none got further.
+    expect(book.started).toBeGreaterThanOrEqual(5);
+    expect(book).toMatchObject({ ok: 0, failed: 0, aborted: book.started });
+    expect(dns.queries).toContain('slow.example.test');
+    await sd.waitFor(() => counter(sd, 'slowdns', 'aborted') === book.aborted);
+  });
+
+  it.skipIf(!privateResolverRuns)(`left to its window's end: ends within window + timeout + flush deadline, the books balance${privateResolverSkipNote}`, async () => {
+    const timeoutMs = 1_000;
+    const { dns, home } = await slowResolverHome(`${timeoutMs}ms`);
+    const lifetime = 2;
+    const spawnWall = Date.now();
+    const r = await runCliWithDns(dns, ['run', ...home.args, '--lifetime', String(lifetime), '--log-level', 'info'], { killAfterMs: 60_000 });
+    expect(r.code).toBe(0);
+    // Measured from the window the run reports, so start-up does not count against the promise.
+    const windowEnd = Date.parse(/msg="run started" .*window_end=(\S+)/.exec(r.stderr)?.[1] ?? '');
+    expect(Number.isFinite(windowEnd), r.stderr).toBe(true);
+    console.log(`slow target resolver: ended ${Math.round(spawnWall + r.durationMs - windowEnd)} ms after the window's end (timeout ${timeoutMs} ms)`);
+    expectEndedWithin(r, timeoutMs + FLUSH_DEADLINE_MS + 400, 'run with a target on a slow resolver', windowEnd - spawnWall);
+    const book = bookOf(r.stderr, 'slowdns');
+    expectBooksBalance(book);
+    // The lookup outlasts every execution's timeout: each one times out.
+    expect(book).toMatchObject({ requested: 20, started: 20, ok: 0, failed: 20 });
+    expect(dns.queries).toContain('slow.example.test');
   });
 });

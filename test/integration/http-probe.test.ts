@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { httpProbeType } from '../../src/probes/http.js';
+import { createHostResolver, type HostResolver } from '../../src/net/resolve.js';
+import { createHttpProbe, httpProbeType, type HttpProbeOptions } from '../../src/probes/http.js';
 import type { Probe } from '../../src/probes/probe.js';
 import { connectHangs, startHangingConnectTarget, type HangingConnectTarget } from '../support/hanging-connect.js';
+import { startPrivateDns, type DnsAnswer, type PrivateDns } from '../support/private-resolver.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -18,9 +20,11 @@ const servers: Server[] = [];
 const probes: Probe[] = [];
 
 const cleanupTargets: HangingConnectTarget[] = [];
+const cleanupLater: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
   await Promise.all(cleanupTargets.splice(0).map((t) => t.close()));
+  for (const f of cleanupLater.splice(0).reverse()) await f();
   // Probes first (their pools close their sockets), then servers, cutting any socket still held open.
   await Promise.all(probes.splice(0).map((p) => p.close()));
   await Promise.all(
@@ -43,8 +47,8 @@ async function serve(handler: Handler): Promise<{ origin: string; port: number; 
   return { origin: `http://127.0.0.1:${port}`, port, connections: () => connections };
 }
 
-/** Parses `key=value` fields as a config line would and creates the probe (closed after the test). */
-function probeFor(...fields: string[]): Probe {
+/** Parses `key=value` fields as a config line would. */
+function optionsFor(...fields: string[]): HttpProbeOptions {
   const params = new Map<string, string[]>();
   for (const f of fields) {
     const eq = f.indexOf('=');
@@ -53,9 +57,33 @@ function probeFor(...fields: string[]): Probe {
   }
   const parsed = httpProbeType.parse(params);
   if (!parsed.ok) throw new Error(`bad params: ${JSON.stringify(parsed.issues)}`);
-  const probe = httpProbeType.create(parsed.options);
+  return parsed.options;
+}
+
+/** Creates the probe for `key=value` fields (closed after the test). */
+function probeFor(...fields: string[]): Probe {
+  const probe = httpProbeType.create(optionsFor(...fields));
   probes.push(probe);
   return probe;
+}
+
+/** Creates the probe with its own resolver (closed after the test; the resolver is cancelled after it). */
+function probeResolvedBy(resolver: HostResolver, ...fields: string[]): Probe {
+  const probe = createHttpProbe(optionsFor(...fields), resolver);
+  probes.push(probe);
+  cleanupLater.push(async () => resolver.cancel());
+  return probe;
+}
+
+/** A DNS server of ours on 127.0.0.1 and a resolver that asks only it (hosts file: `hosts`). */
+async function privateResolver(answer: DnsAnswer, hosts = '', timeoutMs?: number): Promise<{ dns: PrivateDns; resolver: HostResolver }> {
+  const dns = await startPrivateDns({ answer });
+  cleanupLater.push(dns.close);
+  const dir = mkdtempSync(join(tmpdir(), 'canihaz-hosts-'));
+  cleanupLater.push(async () => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'hosts'), hosts);
+  const resolver = createHostResolver({ servers: [dns.server], hostsFile: join(dir, 'hosts'), resolvConf: dns.resolvConf, ...(timeoutMs ? { timeoutMs } : {}) });
+  return { dns, resolver };
 }
 
 const never = new AbortController().signal;
@@ -220,12 +248,14 @@ describe('http probe against real servers', () => {
     expect(await probeFor(`url=https://localhost:${port}/`).execute(never)).toMatchObject({ ok: false, reason: 'tls' });
   });
 
-  // `.invalid` (RFC 6761) never resolves; the lookup goes no further than the local resolver.
+  // The name is asked of a DNS server of ours on loopback (NXDOMAIN), never of the machine's resolver.
   it('reports dns for a name that does not resolve', async () => {
-    expect(await probeFor('url=http://canihaz-probe-test.invalid/', 'timeout=3s').execute(never)).toMatchObject({
+    const { dns, resolver } = await privateResolver('nxdomain');
+    expect(await probeResolvedBy(resolver, 'url=http://canihaz-probe-test.invalid/', 'timeout=3s').execute(never)).toMatchObject({
       ok: false,
       reason: 'dns',
     });
+    expect(dns.queries).toContain('canihaz-probe-test.invalid');
   });
 
   it('reuses one keep-alive connection for sequential executions', async () => {
@@ -366,5 +396,73 @@ describe('http probe against real servers', () => {
     await probe.close();
     await probe.close();
     expect(await probe.execute(never)).toMatchObject({ ok: false, reason: 'other' });
+  });
+});
+
+describe('target host names (resolved by our resolver, never by getaddrinfo)', () => {
+  it('a name is resolved once for all of its connections, and the request still names the host', async () => {
+    const { dns, resolver } = await privateResolver({ a: '127.0.0.1' });
+    const hosts: string[] = [];
+    const { port, connections } = await serve((req, res) => {
+      hosts.push(req.headers.host ?? '');
+      // A connection per request: every execution connects, so every one needs the address.
+      res.setHeader('connection', 'close');
+      setTimeout(() => res.end('ok'), 20);
+    });
+    const probe = probeResolvedBy(resolver, `url=http://target.example.test:${port}/`);
+    // Ten connections at once (one lookup, shared), then ten more (the address remembered).
+    const first = await Promise.all(Array.from({ length: 10 }, () => probe.execute(never)));
+    expect(first.every((r) => r.ok), JSON.stringify(first)).toBe(true);
+    const second = await Promise.all(Array.from({ length: 10 }, () => probe.execute(never)));
+    expect(second.every((r) => r.ok), JSON.stringify(second)).toBe(true);
+    expect(connections()).toBe(20);
+    expect(dns.queries).toEqual(['target.example.test']);
+    expect(new Set(hosts)).toEqual(new Set([`target.example.test:${port}`]));
+  });
+
+  it('a name in the hosts file is not asked of DNS', async () => {
+    const { dns, resolver } = await privateResolver('silent', '127.0.0.1 target.example.test\n');
+    const { port } = await serve((_req, res) => res.end('ok'));
+    expect(await probeResolvedBy(resolver, `url=http://target.example.test:${port}/`).execute(never)).toMatchObject({ ok: true });
+    expect(dns.queries).toEqual([]);
+  });
+
+  const cert = selfSignedCert();
+  it.skipIf(!cert)('https: the TLS handshake names the host (SNI), not the address it was resolved to', async () => {
+    const { resolver } = await privateResolver('silent', '127.0.0.1 target.example.test\n');
+    const names: string[] = [];
+    const server = createTlsServer({ ...cert!, SNICallback: (name, cb) => (names.push(name), cb(null, undefined)) }, (_req, res) => res.end('ok'));
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    // Self-signed, so the certificate check fails: after the server saw the name.
+    expect(await probeResolvedBy(resolver, `url=https://target.example.test:${port}/`).execute(never)).toMatchObject({ ok: false, reason: 'tls' });
+    expect(names).toContain('target.example.test');
+  });
+
+  it('a resolver that does not answer within its own timeout is dns, not timeout', async () => {
+    const { dns, resolver } = await privateResolver('silent', '', 300);
+    const result = await probeResolvedBy(resolver, 'url=http://slow.example.test/', 'timeout=5s').execute(never);
+    expect(result).toMatchObject({ ok: false, reason: 'dns' });
+    expect(result.latencyMs).toBeLessThan(1_500);
+    expect(dns.queries[0]).toBe('slow.example.test');
+  });
+
+  it('A target host name on a slow resolver: a stop aborts executions waiting for the lookup at once, and close returns at once', async () => {
+    const { dns, resolver } = await privateResolver('silent', '', 60_000);
+    const probe = probeResolvedBy(resolver, 'url=http://slow.example.test/', 'timeout=60s');
+    const stop = new AbortController();
+    const pending = [probe.execute(stop.signal), probe.execute(stop.signal), probe.execute(stop.signal)];
+    await new Promise((r) => setTimeout(r, 200));
+    expect(dns.queries.length).toBeGreaterThan(0);
+    const stoppedAt = performance.now();
+    stop.abort();
+    const results = await Promise.all(pending);
+    expect(performance.now() - stoppedAt).toBeLessThan(100);
+    for (const r of results) expect(r).toMatchObject({ ok: false, reason: 'aborted' });
+    const closedAt = performance.now();
+    await probe.close();
+    expect(performance.now() - closedAt).toBeLessThan(100);
   });
 });

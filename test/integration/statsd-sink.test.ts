@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { MetricEvent, MetricSink } from '../../src/metrics/sink.js';
-import { createHostResolver, type HostResolver } from '../../src/metrics/resolve.js';
+import { createHostResolver, type HostResolver } from '../../src/net/resolve.js';
 import { createStatsdSink } from '../../src/metrics/statsd.js';
 import { freePort, startStuckServer, startTcpStatsd, startUdpStatsd, waitUntil, type StatsdListener } from '../support/listeners.js';
 

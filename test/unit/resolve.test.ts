@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lookupHostsFile, parseResolvConf, searchCandidates } from '../../src/metrics/resolve.js';
+import { HostLookupError, lookupHostsFile, lookupVia, parseResolvConf, searchCandidates, type HostResolver, type ResolvedHost } from '../../src/net/resolve.js';
 
 describe('lookupHostsFile', () => {
   const hosts = `# comment
@@ -40,5 +40,30 @@ describe('parseResolvConf and searchCandidates', () => {
     ['statsd', { search: [], ndots: 1 }, ['statsd']],
   ])('%s with %j', (host, conf, expected) => {
     expect(searchCandidates(host, conf)).toEqual(expected);
+  });
+});
+
+describe('lookupVia (the `lookup` net.connect and tls.connect are given)', () => {
+  const resolverOf = (result: ResolvedHost): HostResolver => ({ resolve: async () => result, cancel: () => undefined });
+  const call = (resolver: HostResolver, all: boolean) =>
+    new Promise<unknown[]>((resolve) => lookupVia(resolver)('target.example', { all }, (...args) => resolve(args)));
+
+  it('answers one address, or a list of one when net asks for all (autoSelectFamily)', async () => {
+    const resolver = resolverOf({ ok: true, address: '10.0.0.7', family: 4 });
+    expect(await call(resolver, false)).toEqual([null, '10.0.0.7', 4]);
+    expect(await call(resolver, true)).toEqual([null, [{ address: '10.0.0.7', family: 4 }]]);
+  });
+
+  it.each([
+    ['ENOTFOUND', 'ENOTFOUND'],
+    ['ENODATA', 'ENOTFOUND'],
+    ['ETIMEOUT', 'EAI_AGAIN'],
+    ['ECANCELLED', 'EAI_AGAIN'],
+    ['ESERVFAIL', 'EAI_AGAIN'],
+    ['ECONNREFUSED', 'EAI_AGAIN'],
+  ])('a resolver failure %s is raised with getaddrinfo code %s (so it is classified dns)', async (resolverCode, code) => {
+    const [err] = await call(resolverOf({ ok: false, code: resolverCode, message: 'no' }), false);
+    expect(err).toBeInstanceOf(HostLookupError);
+    expect(err).toMatchObject({ code, resolverCode, hostname: 'target.example', message: 'cannot resolve target.example: no' });
   });
 });

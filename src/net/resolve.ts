@@ -1,21 +1,23 @@
 /**
- * Host-name resolution for metric servers, once per run and abandonable at stop.
+ * Host-name resolution that can be abandoned: for metric servers (the sinks) and for targets (the
+ * http probe's connections), once per run and cancelled at stop. A leaf: imports nothing of ours.
  *
  * `dns.lookup` (getaddrinfo) runs in libuv's threadpool and cannot be cancelled: process exit joins
  * the threadpool, so a lookup stuck on a slow resolver holds a stopped copy alive for seconds
- * (libuv/libuv#364). So the sinks never look up per send: each host name is resolved once, from an IP
- * literal, from /etc/hosts (read here), or through c-ares (`dns.promises.Resolver`, which runs on the
- * event loop and is cancelled by `cancel()`), applying resolv.conf's `search` list and `ndots` as the
- * system resolver would (c-ares' resolve4 does not).
+ * (libuv/libuv#364). So nothing here calls it: each host name is resolved once, from an IP literal,
+ * from /etc/hosts (read here), or through c-ares (`dns.promises.Resolver`, which runs on the event
+ * loop and is cancelled by `cancel()`), applying resolv.conf's `search` list and `ndots` as the
+ * system resolver would (c-ares' resolve4 does not). Other NSS sources (LDAP, mDNS, systemd-resolved's
+ * own names) are not consulted.
  */
 import { promises as dns } from 'node:dns';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
+import net, { type LookupFunction } from 'node:net';
 
 /** A host name's address, or why there is none; never thrown. */
 export type ResolvedHost = { ok: true; address: string; family: 4 | 6 } | { ok: false; code: string; message: string };
 
-/** Resolves host names for the sinks of one run. */
+/** Resolves host names for one run (its sinks, or its http connections). */
 export interface HostResolver {
   /** `host`'s address; a success is remembered for the run, a failure is not (the caller retries). */
   resolve(host: string): Promise<ResolvedHost>;
@@ -115,6 +117,38 @@ export function createHostResolver(options: HostResolverOptions = {}): HostResol
       cancelled = true;
       for (const c of [...cancellers]) c();
     },
+  };
+}
+
+/** A failed resolution, raised to net.connect with getaddrinfo's codes so callers classify it as they always have. */
+export class HostLookupError extends Error {
+  /** `ENOTFOUND` when the name has no address, `EAI_AGAIN` when no answer came (timeout, server failure, cancelled). */
+  readonly code: 'ENOTFOUND' | 'EAI_AGAIN';
+  /** The resolver's own code (`ENOTFOUND`, `ETIMEOUT`, `ECANCELLED`, a c-ares code). */
+  readonly resolverCode: string;
+  readonly hostname: string;
+
+  constructor(hostname: string, failure: { code: string; message: string }) {
+    super(`cannot resolve ${hostname}: ${failure.message}`);
+    this.name = 'HostLookupError';
+    this.hostname = hostname;
+    this.resolverCode = failure.code;
+    this.code = failure.code === 'ENOTFOUND' || failure.code === 'ENODATA' ? 'ENOTFOUND' : 'EAI_AGAIN';
+  }
+}
+
+/**
+ * A `lookup` for net.connect and tls.connect that asks `resolver` instead of getaddrinfo. The socket
+ * still connects to the host *name*, so TLS's SNI and certificate check use the name. It answers with
+ * the one address the resolver chose, as a list when net asks for all (autoSelectFamily).
+ */
+export function lookupVia(resolver: HostResolver): LookupFunction {
+  return (hostname, options, callback) => {
+    void resolver.resolve(hostname).then((result) => {
+      if (!result.ok) callback(new HostLookupError(hostname, result), '');
+      else if (options.all) callback(null, [{ address: result.address, family: result.family }]);
+      else callback(null, result.address, result.family);
+    });
   };
 }
 
