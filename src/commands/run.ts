@@ -141,6 +141,11 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
           const names = new Set(loaded.specs.map((s) => s.name));
           const kept = loaded.status === 'ok' ? applied.filter((s) => loaded.unreadableFiles.includes(s.file) && !names.has(s.name)) : [];
           applied = [...loaded.specs, ...kept];
+          // A probe type first seen mid-run loads (and warms) here, before its tests are planned:
+          // loading undici blocks the event loop for tens of ms, and ticks planned before it would
+          // all fire at once after it.
+          await warmUpTypes(loaded.specs);
+          if (stop.signal.aborted) break;
           target.apply(applied, { catchUp: false });
         } while (again && !stop.signal.aborted);
       })().finally(() => (reloading = undefined));
@@ -223,6 +228,24 @@ async function prepareProbes(specs: readonly TestSpec[], logger: Logger): Promis
   await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, PREPARE_DEADLINE_MS)))]);
   clearTimeout(timer);
   return probes;
+}
+
+/** How long a mid-run reload waits for a newly seen probe type to warm up. */
+export const RELOAD_WARM_UP_DEADLINE_MS = 250;
+
+/**
+ * Warms the probe types of running specs (each type's `prepare` runs once per process), bounded by
+ * RELOAD_WARM_UP_DEADLINE_MS; a slow warm-up only means the first ticks may be a little late.
+ */
+async function warmUpTypes(specs: readonly TestSpec[]): Promise<void> {
+  const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
+  if (types.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(types.map((t) => t.prepare?.().catch(() => undefined))),
+    new Promise((resolve) => (timer = setTimeout(resolve, RELOAD_WARM_UP_DEADLINE_MS))),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
