@@ -33,11 +33,12 @@ export async function agentHome(): Promise<AgentHome> {
     lockDir: join(dir, 'lock'),
     settings: join(dir, 'canihaz.conf'),
   };
-  await writeFile(home.settings, '# test settings\n');
+  // Explicit modes: strict_modes refuses group-writable files, which a umask of 002 would give.
+  await writeFile(home.settings, '# test settings\n', { mode: 0o644 });
   return {
     ...home,
     args: ['--config', home.config, '--settings', home.settings, '--stop-file', home.stopFile, '--lock-dir', home.lockDir],
-    writeConfig: (text: string) => writeFile(home.config, text),
+    writeConfig: (text: string) => writeFile(home.config, text, { mode: 0o644 }),
   };
 }
 
@@ -60,10 +61,20 @@ export interface CliProcess {
   done: Promise<CliResult>;
 }
 
-/** Spawns `node dist/cli.js ...args`; killed after `killAfterMs` (default 90 s) so no test hangs. */
-export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv; killAfterMs?: number } = {}): CliProcess {
+/** How spawnCli runs the CLI. */
+export interface SpawnCliOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Kill (SIGKILL) after this long, ms, so no test hangs. Default 90 s. */
+  killAfterMs?: number;
+  /** A command that execs the rest of its arguments (`node dist/cli.js …`), e.g. `unshare … sh -c '…; exec "$@"'`. */
+  wrap?: string[];
+}
+
+/** Spawns `node dist/cli.js ...args` (through `wrap` when given); killed after `killAfterMs` (default 90 s) so no test hangs. */
+export function spawnCli(args: string[], options: SpawnCliOptions = {}): CliProcess {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const command = [...(options.wrap ?? []), process.execPath, CLI, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, CANIHAZ_SETTINGS: undefined, CANIHAZ_CONFIG: undefined, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -92,7 +103,7 @@ export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv; kil
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; killAfterMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: SpawnCliOptions = {}): Promise<CliResult> {
   return spawnCli(args, options).done;
 }
 

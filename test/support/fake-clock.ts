@@ -19,12 +19,21 @@ export class FakeClock implements Clock {
   sleepUntil(monoMs: number, signal?: AbortSignal): Promise<void> {
     if (monoMs <= this.#mono || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const sleeper = { at: monoMs, resolve };
-      this.#sleepers.push(sleeper);
-      signal?.addEventListener('abort', () => {
+      // Like the real clock, a sleeper that wakes removes its abort listener, so a long-lived signal
+      // does not collect one per sleep.
+      const onAbort = () => {
         this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
         resolve();
-      }, { once: true });
+      };
+      const sleeper = {
+        at: monoMs,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      this.#sleepers.push(sleeper);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   /** Number of pending sleepers. */

@@ -15,15 +15,14 @@
  *   Needs root; `PRIVATE_RESOLVER_SKIP` says why it cannot run here, and with CANIHAZ_E2E=1 (CI) a
  *   test must fail rather than skip (`expectPrivateResolver()`).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
-import { CLI, type CliProcess, type CliResult } from './cli.js';
+import { spawnCli, type CliProcess, type CliResult, type SpawnCliOptions } from './cli.js';
 
 /** What the server does with every query: NXDOMAIN, nothing, or this IPv4 address (A; AAAA get no data). */
 export type DnsAnswer = 'nxdomain' | 'silent' | { a: string };
@@ -161,38 +160,14 @@ export async function startPrivateDns(options: { answer: DnsAnswer; forCli?: boo
  * Like spawnCli, but the copy's /etc/resolv.conf names only `dns` (a private mount namespace; `sh`
  * and `unshare` exec, so the child's pid is the CLI's and signals reach it). Killed after `killAfterMs`.
  */
-export function spawnCliWithDns(dns: PrivateDns, args: string[], options: { env?: NodeJS.ProcessEnv; killAfterMs?: number } = {}): CliProcess {
-  const startedAt = performance.now();
-  const child = spawn(
-    'unshare',
-    ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', dns.resolvConf, process.execPath, CLI, ...args],
-    { env: { ...process.env, CANIHAZ_SETTINGS: undefined, CANIHAZ_CONFIG: undefined, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 90_000);
-  const done = new Promise<CliResult>((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr, durationMs: performance.now() - startedAt });
-    });
+export function spawnCliWithDns(dns: PrivateDns, args: string[], options: Omit<SpawnCliOptions, 'wrap'> = {}): CliProcess {
+  return spawnCli(args, {
+    ...options,
+    wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', dns.resolvConf],
   });
-  return {
-    child,
-    startedAt,
-    get stdout() {
-      return stdout;
-    },
-    get stderr() {
-      return stderr;
-    },
-    done,
-  };
 }
 
 /** Runs the CLI to completion with `dns` as its only DNS server. */
-export function runCliWithDns(dns: PrivateDns, args: string[], options: { env?: NodeJS.ProcessEnv; killAfterMs?: number } = {}): Promise<CliResult> {
+export function runCliWithDns(dns: PrivateDns, args: string[], options: Omit<SpawnCliOptions, 'wrap'> = {}): Promise<CliResult> {
   return spawnCliWithDns(dns, args, options).done;
 }
