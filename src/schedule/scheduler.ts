@@ -116,6 +116,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   setMaxListeners(0, abortAll.signal);
   /** Executions in flight, for the sweep that settles a probe which ignores its own timeout. */
   const pending = new Set<Execution>();
+  /** Runners whose loop has not ended; abortAll stops each. */
+  const looping = new Set<{ stop(): void }>();
+  abortAll.signal.addEventListener('abort', () => {
+    for (const runner of looping) runner.stop();
+  }, { once: true });
   let inflight = 0;
 
   /** Settles, as timeouts, executions still open HUNG_GRACE_MS past their probe's own timeout. */
@@ -158,6 +163,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       this.#stats = statsFor(spec.name);
       this.#stats.requested += plan.requested;
       if (plan.missed > 0) this.#missed(plan.missed, clock.now());
+      if (abortAll.signal.aborted) this.#stopLoop.abort();
+      looping.add(this);
       this.finished = this.#loop().then(() => this.#close());
     }
 
@@ -172,7 +179,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
     async #loop(): Promise<void> {
       const plan = this.#plan;
-      const signal = AbortSignal.any([this.#stopLoop.signal, abortAll.signal]);
+      // Aborted by stop() and, through `looping`, by abortAll: one controller per loop, not an
+      // AbortSignal.any per loop, which costs tens of ms at start with thousands of tests.
+      const signal = this.#stopLoop.signal;
       let i = 0;
       while (i < plan.count && !signal.aborted) {
         const due = plan.tickAt(i);
@@ -185,8 +194,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (now >= window.end + END_GRACE_MS) break;
         while (i < plan.count && plan.tickAt(i) <= now) this.#fire(plan.tickAt(i++));
       }
+      looping.delete(this);
       // Ticks the window ended before (a stalled event loop) are missed; a stopped test's are not owed.
-      if (i < plan.count && !this.#stopLoop.signal.aborted && !abortAll.signal.aborted) {
+      if (i < plan.count && !signal.aborted) {
         this.#missed(plan.count - i, Math.min(clock.now(), window.end));
       } else if (i < plan.count) {
         this.#stats.requested -= plan.count - i;
@@ -269,9 +279,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     drain(runner);
   };
 
-  const start = (spec: TestSpec, catchUp: boolean) => {
-    const now = clock.now();
-    const from = Math.max(now, window.start);
+  /** The probe of a test about to start, or undefined (logged) when it cannot be created. */
+  const probeOf = (spec: TestSpec): Probe | undefined => {
+    try {
+      return options.probeFor?.(spec) ?? spec.probeType.create(spec.options);
+    } catch (err) {
+      logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
+      return undefined;
+    }
+  };
+
+  /** Plans a test from `from` and starts its loop. */
+  const start = (spec: TestSpec, probe: Probe, from: number, catchUp: boolean) => {
     const periodMs = spec.frequency > 0 ? 60_000 / spec.frequency : Infinity;
     const plan = planTicks({
       windowStart: window.start,
@@ -281,13 +300,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       from,
       catchUp,
     });
-    let probe: Probe;
-    try {
-      probe = options.probeFor?.(spec) ?? spec.probeType.create(spec.options);
-    } catch (err) {
-      logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
-      return;
-    }
     runners.set(spec.name, new Runner(spec, plan, probe));
     logger.debug('test scheduled', { test: spec.name, frequency: spec.frequency, ticks: plan.count, missed: plan.missed });
   };
@@ -305,10 +317,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           logger.info(next ? 'test changed' : 'test removed', { test: name });
         }
       }
+      // Probes first, then one `from` for every new test: creating thousands of probes takes tens of
+      // ms, and plans made before it would owe ticks that could only fire, late, after it.
+      const added: [TestSpec, Probe][] = [];
       for (const spec of specs) {
         if (runners.has(spec.name)) continue;
-        start(spec, catchUp);
+        const probe = probeOf(spec);
+        if (probe) added.push([spec, probe]);
       }
+      const from = Math.max(clock.now(), window.start);
+      for (const [spec, probe] of added) start(spec, probe, from, catchUp);
     },
     abort() {
       abortAll.abort();
