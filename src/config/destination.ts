@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { quoteValue, redactUrl } from './redact.js';
 
 /** A place metrics go, as parsed from a config line's `metrics_destination` field. */
@@ -40,10 +41,15 @@ function formatHost(host: string): string {
 export function parseHostPort(text: string): { host: string; port: number } | { error: string } {
   const m = /^(?:\[([^\]]+)\]|([^:\s/[\]]+)):(\d{1,5})$/.exec(text.trim());
   if (!m) return { error: `expected host:port, got ${quoteValue(redactUrl(text))}` };
-  const host = (m[1] ?? m[2])!;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return { error: `port must be 1-65535, got ${m[3]}` };
-  return { host, port };
+  // One spelling per host, so that two spellings of one server are one destination (each execution
+  // counted once): names in lower case, IPv6 addresses in their canonical form.
+  if (m[1] !== undefined) {
+    if (!isIPv6(m[1])) return { error: `expected an IPv6 address inside [ ], got ${quoteValue(m[1])}` };
+    return { host: new URL(`http://[${m[1]}]/`).hostname.slice(1, -1), port };
+  }
+  return { host: m[2]!.toLowerCase(), port };
 }
 
 /** Parses a comma-separated destination list; returns every destination or the first problem. */

@@ -78,9 +78,10 @@ const frequencyArb: fc.Arbitrary<Piece<number>> = fc
 const portArb = fc.integer({ min: 1, max: 65_535 });
 const hostArb: fc.Arbitrary<Piece<string>> = fc.oneof(
   fc.ipV4().map((h) => ({ text: h, value: h })),
-  fc.domain().map((h) => ({ text: h, value: h })),
-  fc.constantFrom('localhost', 'statsd.internal', 'web-1').map((h) => ({ text: h, value: h })),
-  fc.ipV6().map((h) => ({ text: `[${h}]`, value: h })),
+  // Host names are compared in lower case and IPv6 addresses in their canonical form (WHATWG URL's).
+  fc.domain().map((h) => ({ text: h, value: h.toLowerCase() })),
+  fc.constantFrom('localhost', 'Statsd.Internal', 'web-1').map((h) => ({ text: h, value: h.toLowerCase() })),
+  fc.ipV6().map((h) => ({ text: `[${h}]`, value: new URL(`http://[${h}]/`).hostname.slice(1, -1) })),
 );
 
 const destinationArb: fc.Arbitrary<Piece<ExpectedDestination>> = fc.oneof(

@@ -25,6 +25,9 @@ describe('parseTestsText: good lines', () => {
       ],
     }],
     ['a|fake|5|statsd+tcp://localhost:8126', { destinations: [{ kind: 'statsd', protocol: 'tcp', host: 'localhost', port: 8126 }] }],
+    // Two spellings of one server are one destination, so each execution is counted there once.
+    ['a|fake|5|statsd://Stats.Internal:8125,statsd://stats.internal:8125', { destinations: [{ kind: 'statsd', protocol: 'udp', host: 'stats.internal', port: 8125 }] }],
+    ['a|fake|5|graphite://[::1]:2003,graphite://[0:0::1]:2003,graphite://[0:0:0:0:0:0:0:1]:2003', { destinations: [{ kind: 'graphite', host: '::1', port: 2003 }] }],
     ['a|fake|5|none|concurrency=7', { concurrency: 7 }],
     ['a|fake|5|none', { concurrency: 100, timeoutMs: 1000 }],
     ['A_b-9|fake|60000|console', { name: 'A_b-9', frequency: 60_000 }],
@@ -65,6 +68,7 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     ]],
     ['a|fake|1|statsd://host', ['tests.conf:1: destination: "statsd://host": expected host:port, got "host"']],
     ['a|fake|1|graphite://h:70000', ['tests.conf:1: destination: "graphite://h:70000": port must be 1-65535, got 70000']],
+    ['a|fake|1|graphite://[stats]:2003', ['tests.conf:1: destination: "graphite://[stats]:2003": expected an IPv6 address inside [ ], got "stats"']],
     ['a|fake|1|none,console', ['tests.conf:1: destination: "none" cannot be combined with other destinations']],
     ['a|fake|1|', ['tests.conf:1: destination: is empty; expected statsd, graphite, console, none or a statsd:// or graphite:// URL']],
     ['a|fake|1|none|bogus=1', ['tests.conf:1: bogus: unknown key; fake accepts ms, fail']],
