@@ -38,7 +38,7 @@ export async function readConfigFile(path: string, options: ReadConfigFileOption
   }
   try {
     const info = await handle.stat();
-    const bad = notRegular(info) ?? (options.strictModes ? checkModes(info, 'file') : undefined);
+    const bad = notRegular(info) ?? tooLarge(info) ?? (options.strictModes ? checkModes(info, 'file') : undefined);
     if (bad) return { status: 'refused', message: `${path}: ${bad}` };
     return { status: 'ok', text: await handle.readFile('utf8') };
   } catch (err) {
@@ -46,6 +46,19 @@ export async function readConfigFile(path: string, options: ReadConfigFileOption
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * Largest config or settings file read, bytes: about 300,000 test lines. A larger one is a mistake
+ * (a log file named as the config) that would cost the host its memory on every run.
+ */
+export const MAX_CONFIG_FILE_BYTES = 32 * 1024 * 1024;
+
+/** Why `info` is too large to read, or undefined. */
+function tooLarge(info: Stats): string | undefined {
+  if (info.size <= MAX_CONFIG_FILE_BYTES) return undefined;
+  const mib = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+  return `is ${mib(info.size)}, larger than the ${mib(MAX_CONFIG_FILE_BYTES)} a config file may be; refused`;
 }
 
 /** Why `info` is not a regular file, or undefined when it is. */

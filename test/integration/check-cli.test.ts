@@ -214,6 +214,19 @@ describe('canihaz check: a FIFO as the tests file or the settings file', () => {
   });
 });
 
+describe('canihaz check: a config file too large to be one', () => {
+  it('refuses a 40 MiB tests file (a log named as the config) at once with exit 2, without reading it', async () => {
+    const home = await agentHome();
+    await home.writeConfig('a|http|60|none|url=http://127.0.0.1:1/\n');
+    // A sparse file: its size says 40 MiB, it costs no disk, and reading it would cost 40 MiB of memory.
+    execFileSync('truncate', ['-s', '40M', home.config]);
+    const r = await runCli(['check', ...home.args], { killAfterMs: CHECK_KILL_MS });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${home.config}: is 40 MiB, larger than the 32 MiB a config file may be; refused`);
+    expect(r.durationMs).toBeLessThan(5_000);
+  });
+});
+
 describe('canihaz check: strict_modes', () => {
   it('exit 2 with the reason for a group-writable tests file, settings file or directory; strict_modes = off relaxes the tests file', async () => {
     const home = await agentHome();
