@@ -127,13 +127,14 @@ export async function acquireSlot(options: LockSlotsOptions): Promise<HeldSlot |
  * Makes `dir` a directory this process can create lock files in, creating it and its parents when
  * missing; throws `CanihazError('E_LOCK')` naming the directory and the reason otherwise.
  *
- * Node's recursive mkdir is not trusted: it reports some failures misleadingly (ENOENT on a read-only
- * mount, ENOTDIR naming the wrong path when a component is a dangling symlink) and its success does not
- * prove a usable directory. So the outcome is checked on disk, and when the directory is still missing
- * the path is walked one component at a time with plain mkdir, which reports the real reason.
+ * Node's recursive mkdir is not used: under /proc it never returns (spinning at full CPU, deaf to
+ * SIGTERM, while cron starts another copy every minute), it reports some failures misleadingly (ENOENT
+ * on a read-only mount, ENOTDIR naming the wrong path when a component is a dangling symlink), and its
+ * success does not prove a usable directory. So what is on disk is checked, and a missing directory
+ * is created by walking the path one component at a time with plain mkdir, which is bounded by the
+ * path's length and reports the real reason.
  */
 async function prepareLockDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o755 }).catch(() => undefined);
   let problem = await usableDirProblem(dir);
   if (problem === MISSING) {
     for (const path of selfAndAncestors(resolve(dir)).reverse()) {
@@ -190,6 +191,9 @@ async function createDirProblem(path: string): Promise<string | undefined> {
   } catch (err) {
     // Another copy may have created it in between: that is success.
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(path).catch(() => undefined))?.isDirectory()) return undefined;
+    // Its parent exists (the walk just made sure), so ENOENT means a file system that does not take
+    // new directories (/proc, /sys).
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `cannot create ${path}: its file system does not allow new directories there (ENOENT)`;
     return `cannot create ${path}: ${describeFsError(err)}`;
   }
 }

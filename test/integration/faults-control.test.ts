@@ -179,6 +179,12 @@ describe('lock directory faults (exit 3 at once, naming the directory)', () => {
     expect(r.stderr).not.toContain('ENOTDIR');
   });
 
+  it('regression: a lock directory under /proc ends at once with exit 3 (Node\'s recursive mkdir spun there forever at full CPU, deaf to SIGTERM)', async () => {
+    const { target, home } = await setup();
+    await expectLockDirFault(home, target, '/proc/canihaz-test/lock', /cannot create \/proc\/canihaz-test: its file system does not allow new directories there \(ENOENT\)/, 'under /proc');
+    await expectLockDirFault(home, target, '/proc/canihaz-test', /cannot create \/proc\/canihaz-test/, '/proc itself');
+  });
+
   it('a symbolic link loop', async () => {
     const { target, home } = await setup();
     symlinkSync(join(home.dir, 'loop'), join(home.dir, 'loop'));
