@@ -8,21 +8,15 @@
  *   (not killed by the harness) within `ms` of being spawned or of the stop it was given.
  */
 import { expect } from 'vitest';
+import type { TestCounts } from '../../src/schedule/scheduler.js';
 import type { CliResult } from './cli.js';
 
 /** One test's end-of-run figures, as the summary line gives them. */
-export interface Book {
+export interface Book extends TestCounts {
   test: string;
-  requested: number;
-  started: number;
-  ok: number;
-  failed: number;
-  dropped: number;
-  missed: number;
-  aborted: number;
 }
 
-const BOOK_KEYS = ['requested', 'started', 'ok', 'failed', 'dropped', 'missed', 'aborted'] as const;
+const BOOK_KEYS = ['requested', 'started', 'ok', 'failed', 'dropped', 'missed', 'aborted'] as const satisfies readonly (keyof TestCounts)[];
 
 /** Parses one logfmt line into its fields (quoted values unquoted). */
 export function parseLogfmt(line: string): Record<string, string> {

@@ -191,13 +191,7 @@ export async function startStuckServer(options: ListenerOptions = {}): Promise<S
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, host);
   let closed: Promise<void> | undefined;
   return {
     host,
@@ -232,10 +226,7 @@ export async function waitUntil(predicate: () => boolean, options: WaitOptions =
 /** Reserves a port nobody listens on (it was free a moment ago), for testing a server that is down. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
+  await listenOn(server, 0, host);
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
@@ -311,13 +302,7 @@ async function startTcpServer(options: ListenerOptions, onConnection: () => (tex
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, host);
   let closed: Promise<void> | undefined;
   return {
     host,
@@ -335,4 +320,15 @@ async function startTcpServer(options: ListenerOptions, onConnection: () => (tex
 function describe(raws: string[]): string {
   const shown = raws.slice(-40);
   return `${raws.length} line(s)${raws.length > shown.length ? ', last 40' : ''}:\n  ${shown.join('\n  ')}`;
+}
+
+/** Listens on `host:port`, rejecting (and listening no more) when the port cannot be had. */
+async function listenOn(server: net.Server, port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
