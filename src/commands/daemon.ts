@@ -42,7 +42,10 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
   const schedule = options.schedule ?? DEFAULT_DAEMON_SCHEDULE;
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   const cliPath = options.cliPath ?? fileURLToPath(new URL('../cli.js', import.meta.url));
-  if (!cron.validate(schedule)) throw new CanihazError('E_USAGE', `Expected \`schedule\` to be a cron expression, got "${schedule}"`);
+  // The one way to set a schedule from outside is the test-only CANIHAZ_DAEMON_SCHEDULE (see cli.ts).
+  if (!cron.validate(schedule)) {
+    throw new CanihazError('E_USAGE', `CANIHAZ_DAEMON_SCHEDULE: expected a cron expression of six fields (seconds first), got ${JSON.stringify(schedule)}`);
+  }
   if (!(stopTimeoutMs >= 0)) throw new RangeError(`Expected \`stopTimeoutMs\` to be >= 0, got ${stopTimeoutMs}`);
 
   /** Live children, each with a promise that settles when it is gone. */

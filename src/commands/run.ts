@@ -155,7 +155,11 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     const configWatch = await watchConfig({ path: settings.config, logger, onChange: reload });
     const initial = await load();
     report(initial);
-    if (initial.status === 'missing') logger.info('no config yet: watching for one', { config: settings.config });
+    const idle = nothingToRun(initial, settings.config);
+    if (idle) {
+      const until = options.lifetimeSeconds === undefined ? 'until the minute ends' : 'until the run ends';
+      logger[idle.level](`${idle.what}; watching for ${idle.level === 'notice' ? 'one' : 'changes'} ${until}`);
+    }
     const prepared = await prepareProbes(initial.specs, logger);
     const window = minute ?? monoWindow(clock, options.lifetimeSeconds);
     const running = createScheduler({
@@ -197,6 +201,20 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     await router.stop(clock.now() + (stop.signal.aborted ? STOP_FLUSH_DEADLINE_MS : FLUSH_DEADLINE_MS));
     return ExitCode.OK;
   }
+}
+
+/**
+ * Why a run starts with nothing to do, when it is not a problem already logged (an unreadable
+ * config, invalid lines): no tests file (or no `*.conf` in a config directory) is said at `notice`,
+ * once per run, so an operator waiting for the first test sees the agent is alive and where it
+ * looks; a config with no test lines on purpose (comments only) only at `info`.
+ */
+function nothingToRun(loaded: LoadedTests, config: string): { level: 'notice' | 'info'; what: string } | undefined {
+  if (loaded.status === 'missing') return { level: 'notice', what: `no tests file at ${config}` };
+  if (loaded.status !== 'ok' || loaded.specs.length > 0 || loaded.errors.length > 0) return undefined;
+  // A file config that reads ok is its one file; no file read means a directory without *.conf.
+  if (loaded.files.length === 0) return { level: 'notice', what: `no *.conf files in ${config}` };
+  return { level: 'info', what: `no tests in ${config}` };
 }
 
 /** How long start-up waits for probes to warm up and open their first connections. */

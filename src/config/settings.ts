@@ -95,6 +95,21 @@ const wholeNumber = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
 
+/** The longest `--lifetime`: a run never owns more than one minute. */
+export const MAX_LIFETIME_SECONDS = 60;
+
+const lifetime = wholeNumber(1, MAX_LIFETIME_SECONDS);
+
+/**
+ * Parses a run's lifetime in seconds (`--lifetime`, `CANIHAZ_LIFETIME`), with the same rules and
+ * messages as the numeric settings. Not a settings-file key: it is a per-invocation trial knob, and
+ * a line in /etc/canihaz/canihaz.conf would quietly shorten every cron minute of a host.
+ */
+export function parseLifetime(text: string): { ok: true; seconds: number } | { ok: false; message: string } {
+  const r = lifetime.safeParse(text);
+  return r.success ? { ok: true, seconds: r.data } : { ok: false, message: r.error.issues[0]?.message ?? 'invalid' };
+}
+
 /** An `on`/`off` switch. */
 const onOff = z.enum(['on', 'off'], { error: (iss) => `expected on or off, got ${quoteValue(String(iss.input))}` });
 

@@ -305,15 +305,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   };
 
   let closed = false;
+  let appliedOnce = false;
   return {
     apply(specs, { catchUp }) {
       if (closed) return;
       const wanted = new Map(specs.map((s) => [s.name, s]));
+      const changed = new Set<string>();
       for (const [name, runner] of runners) {
         const next = wanted.get(name);
         if (!next || next.fingerprint !== runner.spec.fingerprint) {
           runners.delete(name);
           retire(runner);
+          if (next) changed.add(name);
           logger.info(next ? 'test changed' : 'test removed', { test: name });
         }
       }
@@ -326,7 +329,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (probe) added.push([spec, probe]);
       }
       const from = Math.max(clock.now(), window.start);
-      for (const [spec, probe] of added) start(spec, probe, from, catchUp);
+      for (const [spec, probe] of added) {
+        start(spec, probe, from, catchUp);
+        // The first apply is the run's start (its `run started` line counts the tests); after it, a
+        // new test is a config change, said like a changed or removed one.
+        if (appliedOnce && !changed.has(spec.name)) logger.info('test added', { test: spec.name, frequency: spec.frequency });
+      }
+      appliedOnce = true;
     },
     abort() {
       abortAll.abort();

@@ -190,7 +190,7 @@ describe('canihaz check: a FIFO as the tests file or the settings file', () => {
     const r = await runCli(['check', ...home.args, '--settings', fifo], { killAfterMs: CHECK_KILL_MS });
     expect(r.signal).toBeNull();
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`canihaz: cannot read settings: ${fifo}: is a FIFO (named pipe), not a regular file; refused`);
+    expect(r.stderr.trim()).toBe(`canihaz: settings file ${fifo}: is a FIFO (named pipe), not a regular file; refused`);
   });
 
   it('a *.conf symlink to a FIFO and a symlink loop in a config directory: exit 2, the other files still checked', async () => {
@@ -243,7 +243,7 @@ describe('canihaz check: strict_modes', () => {
     await chmod(home.settings, 0o666);
     const settings = await runCli(['check', ...home.args], { killAfterMs: CHECK_KILL_MS });
     expect(settings.code).toBe(2);
-    expect(settings.stderr).toContain(`canihaz: cannot read settings: ${home.settings}: is writable by group and others (mode 0666); refused (strict_modes)`);
+    expect(settings.stderr).toContain(`canihaz: settings file ${home.settings}: is writable by group and others (mode 0666); refused (strict_modes)`);
     const flag = await runCli(['check', ...home.args, '--strict-modes', 'off'], { killAfterMs: CHECK_KILL_MS });
     expect(flag.code).toBe(0);
     const env = await runCli(['check', ...home.args], { killAfterMs: CHECK_KILL_MS, env: { CANIHAZ_STRICT_MODES: 'off' } });
@@ -274,16 +274,16 @@ describe('canihaz CLI basics', () => {
   it('exits 64 with a clear message on bad usage', async () => {
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(64);
-    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr).toContain('canihaz: "frobnicate": unknown command; expected one of run, daemon, check (see "canihaz --help")');
     const badFlag = await runCli(['run', '--bogus']);
     expect(badFlag.code).toBe(64);
-    expect(badFlag.stderr).toContain("Unknown option '--bogus'");
+    expect(badFlag.stderr).toContain('canihaz: --bogus: unknown option (see "canihaz run --help")');
     const home = await agentHome();
     const badLifetime = await runCli(['run', ...home.args, '--lifetime', '0']);
     expect(badLifetime.code).toBe(64);
-    expect(badLifetime.stderr).toContain('Expected `--lifetime` to be a whole number of seconds from 1 to 60, got "0"');
+    expect(badLifetime.stderr).toContain('canihaz: --lifetime: must be at least 1 (see "canihaz run --help")');
     const badPrefix = await runCli(['run', ...home.args, '--prefix', 'a..b']);
     expect(badPrefix.code).toBe(64);
-    expect(badPrefix.stderr).toContain('Expected `--prefix` to be valid');
+    expect(badPrefix.stderr).toContain('canihaz: --prefix: expected dot-separated segments');
   });
 });

@@ -61,7 +61,7 @@ describe('a FIFO as the tests file hangs check and run forever — no more', () 
     const r = await runCli(['run', ...home.args, '--settings', fifo, '--lifetime', '2'], { killAfterMs: KILL_AFTER_MS });
     expectEndedWithin(r, 2_000, 'run with a FIFO settings file');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`cannot read settings: ${fifo}: is a FIFO (named pipe), not a regular file; refused`);
+    expect(r.stderr).toContain(`canihaz: settings file ${fifo}: is a FIFO (named pipe), not a regular file; refused`);
   });
 
   it('a config directory with a *.conf symlink to a FIFO, a symlink loop and a FIFO: the good file runs, the others are reported', async () => {
