@@ -101,11 +101,14 @@ describe('deployment files', () => {
     expect(lines).toContain('MAILTO=""');
     expect(lines.some((l) => l.startsWith('PATH='))).toBe(true);
     const jobs = lines.filter((l) => !/^[A-Z_]+=/.test(l));
-    expect(jobs).toHaveLength(1);
+    expect(jobs).toHaveLength(2);
     const fields = jobs[0]!.split(/\s+/);
     expect(fields.slice(0, 5)).toEqual(['*', '*', '*', '*', '*']);
     expect(fields[5]).toBe('canihaz'); // the /etc/cron.d user field
-    expect(fields.slice(6).join(' ')).toBe('/usr/bin/canihaz run 2>&1 | /usr/bin/logger -t canihaz');
+    // `test -x`: a removed (not purged) package leaves this conffile behind, and it must stay quiet.
+    expect(fields.slice(6).join(' ')).toBe('[ -x /usr/bin/canihaz ] && /usr/bin/canihaz run 2>&1 | /usr/bin/logger -t canihaz');
+    // Hosts without systemd-tmpfiles get the lock directory back after a reboot (/run is a tmpfs).
+    expect(jobs[1]).toBe(`@reboot root install -d -o canihaz -g canihaz -m 0755 ${DEFAULT_SETTINGS.lockDir}`);
     expect(text.endsWith('\n')).toBe(true); // cron ignores a last line without a newline
   });
 

@@ -1,0 +1,96 @@
+/**
+ * The Debian package, built on demand for system tests (the .deb test, the Puppet module's test).
+ *
+ * `buildDeb(arch)` returns the absolute path of `dist-pkg/canihaz_<debian-version>_<arch>.deb`, running
+ * the packager (`deploy/debian/build.mjs`, what `npm run package` runs after `npm run build`) when that
+ * file is missing or older than `dist/cli.js` or any file of deploy/debian, conf/, systemd/,
+ * package.json, package-lock.json or README.md. It does not compile: `npm test` (or `npm run build`)
+ * builds dist/ first, and a missing dist/cli.js is an error. One build per architecture per process;
+ * builds in several processes at once are safe (the packager works in a private staging directory and
+ * renames the finished .deb into place).
+ */
+import { execFile } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The repository root. */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The packager script. */
+export const DEB_BUILDER = fileURLToPath(new URL('../../deploy/debian/build.mjs', import.meta.url));
+const CLI_JS = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** Besides dist/cli.js, what makes a built .deb stale when it changes. */
+const INPUTS = ['deploy/debian', 'conf', 'systemd', 'package.json', 'package-lock.json', 'README.md'];
+
+const builds = new Map<string, Promise<string>>();
+
+/** The path the packager writes for `arch` (Debian name: amd64, arm64; default the host's). */
+export async function debPath(arch?: string): Promise<string> {
+  const { stdout } = await run(process.execPath, [DEB_BUILDER, '--print-path', ...(arch ? ['--arch', arch] : [])], {
+    cwd: ROOT,
+  });
+  return stdout.trim();
+}
+
+async function mtimeMs(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The newest mtime of the files a .deb is made of (besides dist/ and the fetched runtime). */
+async function newestInput(): Promise<number> {
+  let newest = 0;
+  for (const rel of INPUTS) {
+    const path = join(ROOT, rel);
+    const st = await stat(path).catch(() => undefined);
+    if (!st) continue;
+    // deploy/debian/runtime/node_modules (CI's `npm ci --prefix deploy/debian/runtime`) is not an input.
+    const files = st.isDirectory()
+      ? (await readdir(path, { recursive: true })).filter((f) => !f.split('/').includes('node_modules')).map((f) => join(path, f))
+      : [path];
+    // Files only: a directory's mtime moves when anything (a node_modules) appears in it.
+    for (const f of files) {
+      const fst = await stat(f).catch(() => undefined);
+      if (fst?.isFile()) newest = Math.max(newest, fst.mtimeMs);
+    }
+  }
+  return newest;
+}
+
+async function build(arch?: string): Promise<string> {
+  const deb = await debPath(arch);
+  const cli = await mtimeMs(CLI_JS);
+  if (cli === undefined) throw new Error(`${CLI_JS} is missing: run \`npm run build\` before building the .deb`);
+  const built = await mtimeMs(deb);
+  if (built !== undefined && built >= cli && built >= (await newestInput())) return deb;
+  try {
+    await run(process.execPath, [DEB_BUILDER, ...(arch ? ['--arch', arch] : [])], {
+      cwd: ROOT,
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`building the .deb failed: ${e.stderr?.trim() || e.message}`);
+  }
+  return deb;
+}
+
+/** Builds the .deb for `arch` (once per process) unless an up-to-date one exists; its absolute path. */
+export function buildDeb(arch?: string): Promise<string> {
+  const key = arch ?? '';
+  let p = builds.get(key);
+  if (!p) {
+    p = build(arch);
+    builds.set(key, p);
+    p.catch(() => builds.delete(key));
+  }
+  return p;
+}
