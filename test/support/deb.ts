@@ -94,3 +94,14 @@ export function buildDeb(arch?: string): Promise<string> {
   }
   return p;
 }
+
+/**
+ * Why the system tests (test/system/) must not run here, or undefined when they may. They change the
+ * machine — install and purge the canihaz package, create and delete the canihaz user, write /etc —
+ * and a purge would take an operator's own /etc/canihaz with it: they run only when asked, with
+ * CANIHAZ_SYSTEM_TESTS=1 or under CI's CANIHAZ_E2E=1 (a disposable machine).
+ */
+export function systemTestsNotAskedFor(): string | undefined {
+  if (process.env.CANIHAZ_E2E === '1' || process.env.CANIHAZ_SYSTEM_TESTS === '1') return undefined;
+  return 'not asked for: it installs and purges the canihaz package (with /etc/canihaz) and its user; set CANIHAZ_SYSTEM_TESTS=1 as root on a disposable machine';
+}
