@@ -64,14 +64,14 @@ async function newestInput(): Promise<number> {
   return newest;
 }
 
-async function build(arch?: string): Promise<string> {
+async function build(arch?: string, level?: string): Promise<string> {
   const deb = await debPath(arch);
   const cli = await mtimeMs(CLI_JS);
   if (cli === undefined) throw new Error(`${CLI_JS} is missing: run \`npm run build\` before building the .deb`);
   const built = await mtimeMs(deb);
   if (built !== undefined && built >= cli && built >= (await newestInput())) return deb;
   try {
-    await run(process.execPath, [DEB_BUILDER, ...(arch ? ['--arch', arch] : [])], {
+    await run(process.execPath, [DEB_BUILDER, ...(arch ? ['--arch', arch] : []), ...(level ? ['-z', level] : [])], {
       cwd: ROOT,
       timeout: 300_000,
       maxBuffer: 16 * 1024 * 1024,
@@ -83,12 +83,16 @@ async function build(arch?: string): Promise<string> {
   return deb;
 }
 
-/** Builds the .deb for `arch` (once per process) unless an up-to-date one exists; its absolute path. */
-export function buildDeb(arch?: string): Promise<string> {
+/**
+ * Builds the .deb for `arch` (once per process) unless an up-to-date one exists; its absolute path.
+ * `level` is the xz level when it must be built (default: the packager's own, what ships); a test that
+ * does not check compression may ask for 1, which builds in a quarter of the time.
+ */
+export function buildDeb(arch?: string, level?: string): Promise<string> {
   const key = arch ?? '';
   let p = builds.get(key);
   if (!p) {
-    p = build(arch);
+    p = build(arch, level);
     builds.set(key, p);
     p.catch(() => builds.delete(key));
   }

@@ -241,7 +241,9 @@ describe.skipIf(SKIP)(`the Debian package${SKIP ? ` [skipped: ${SKIP_REASON}]` :
     });
 
     it('for arm64 carries an aarch64 Node.js (built on this host, not run)', async () => {
-      const arm = await buildDeb('arm64');
+      // xz -1: what this checks is the architecture, not the compression (the amd64 package is built
+      // with the shipped default and goes through lintian), and it saves half a minute of CI.
+      const arm = await buildDeb('arm64', '1');
       expect(arm).toMatch(/_arm64\.deb$/);
       expect(ok('dpkg-deb', ['-f', arm, 'Architecture']).trim()).toBe('arm64');
       const dir = join(work, 'arm64');
