@@ -146,7 +146,7 @@ function debianVersion() {
   if (head[2] !== pkg.version) {
     fail(`${file}:1: the top entry is ${head[1]} but package.json's version is ${pkg.version}; add a changelog entry for ${pkg.version}-1`);
   }
-  const trailer = /^ -- .+?>  (.+)$/m.exec(text);
+  const trailer = /^ -- .+?> {2}(.+)$/m.exec(text);
   const date = trailer ? Date.parse(trailer[1]) : NaN;
   if (Number.isNaN(date)) fail(`${file}: the top entry has no " -- Name <email>  date" line with a valid date`);
   return { full: head[1], upstream: head[2], epoch: Math.floor(date / 1000), pkg };

@@ -1,6 +1,8 @@
-import { formatLineError, loadTests } from '../config/tests-file.js';
+import { loadTests } from '../config/load-tests.js';
+import { formatLineError } from '../config/tests-file.js';
 import type { Settings } from '../config/settings.js';
 import { ExitCode } from '../errors.js';
+import { builtinProbeRegistry } from '../probes/registry.js';
 
 /** What `check` needs. */
 export interface CheckOptions {
@@ -23,6 +25,7 @@ export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
     maxTotalRate: settings.maxTotalRate,
     strictModes: settings.strictModes,
     destinationDefaults: settings.destinationDefaults,
+    probeTypes: builtinProbeRegistry(),
   });
   for (const p of options.settingsProblems) err(p);
   if (loaded.status === 'missing') {

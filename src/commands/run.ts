@@ -1,15 +1,16 @@
 import type { Clock } from '../clock.js';
-import { destinationKey, type Destination } from '../config/destination.js';
 import type { Settings } from '../config/settings.js';
-import type { LoadedTests, TestSpec } from '../config/tests-file.js';
+import type { LoadedTests } from '../config/load-tests.js';
+import type { TestSpec } from '../config/tests-file.js';
 import { acquireSlot } from '../control/lock-slots.js';
 import { stopFileExists, watchStopFile } from '../control/stop-file.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Probe } from '../probes/probe.js';
 import type { SinkRouterOptions } from '../metrics/router.js';
-import { windowFor } from '../schedule/plan.js';
+import type { ProbeRegistry } from '../probes/registry.js';
+import { planTicks, windowFor } from '../schedule/plan.js';
 import type { Scheduler } from '../schedule/scheduler.js';
+import { testJobs, type TestJob } from './test-jobs.js';
 
 // The config parser (zod, every probe type and its HTTP client), the metric sinks, the config
 // watcher (chokidar) and the scheduler are imported only once this copy holds a lock slot: when a
@@ -33,6 +34,10 @@ export interface RunOptions {
 export const FLUSH_DEADLINE_MS = 2_000;
 /** How long metrics may take to flush when stopping early (stop file, signal): the whole stop is < 500 ms. */
 export const STOP_FLUSH_DEADLINE_MS = 250;
+/** How long start-up waits for probes to warm up and open their first connections. */
+export const PREPARE_DEADLINE_MS = 1_000;
+/** How long a mid-run reload waits for a newly seen probe type to warm up and new probes to open their first connections. */
+export const RELOAD_WARM_UP_DEADLINE_MS = 250;
 
 /**
  * Runs every configured test for one window: stop file first, then a lock slot, then the tests,
@@ -42,14 +47,17 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   const { settings, clock, logger, hostname } = options;
   // The minute is fixed the moment the run starts (set-up must not push it into the next minute,
   // which belongs to the next copy); a --lifetime window starts once set-up is done.
-  const minute = options.lifetimeSeconds === undefined ? monoWindow(clock) : undefined;
+  const minute = options.lifetimeSeconds === undefined ? windowFor(clock.wallNow()) : undefined;
+  let probeTypes: ProbeRegistry | undefined;
   const load = async () => {
-    const { loadTests } = await import('../config/tests-file.js');
+    const [{ loadTests }, { builtinProbeRegistry }] = await Promise.all([import('../config/load-tests.js'), import('../probes/registry.js')]);
+    probeTypes ??= builtinProbeRegistry();
     return loadTests(settings.config, {
       maxFrequency: settings.maxFrequency,
       maxTotalRate: settings.maxTotalRate,
       strictModes: settings.strictModes,
       destinationDefaults: settings.destinationDefaults,
+      probeTypes,
     });
   };
   const routerOptions: SinkRouterOptions = {
@@ -87,15 +95,18 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   }
 
   async function runWindow(slotNumber: number): Promise<ExitCode> {
-    const [{ formatLineError }, { watchConfig }, { createSinkRouter }, { createScheduler }] = await Promise.all([
+    const [{ formatLineError }, { isConfigFileName }, { followConfig }, { createSinkRouter }, { createSummarySink }, { createScheduler }] = await Promise.all([
       import('../config/tests-file.js'),
-      import('../control/watch.js'),
+      import('../config/load-tests.js'),
+      import('../control/follow-config.js'),
       import('../metrics/router.js'),
+      import('../metrics/summary.js'),
       import('../schedule/scheduler.js'),
     ]);
     const router = createSinkRouter(routerOptions);
+    const summary = createSummarySink({ logger });
     // Watch for a stop from here on, before set-up: a stop during set-up must not let ticks start.
-    let scheduler: Scheduler | undefined;
+    let scheduler: Scheduler<TestJob> | undefined;
     const stopWatch = watchStopFile({ path: settings.stopFile, onStop: () => stop.abort('stop file') });
     const onStop = () => {
       logger.notice('stopping: aborting executions in flight', { reason: String(stop.signal.reason) });
@@ -109,6 +120,8 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     let lastReport = '';
     // What the scheduler was last given: an unreadable config (or *.conf of a directory) keeps its share.
     let applied: readonly TestSpec[] = [];
+    /** The job of each test last given to the scheduler: an unchanged test keeps its job (and probe). */
+    let jobsByName = new Map<string, TestJob>();
     const report = (loaded: LoadedTests) => {
       const keeping = applied.length > 0 ? `; keeping the ${applied.length} test${applied.length === 1 ? '' : 's'} already running` : '';
       const lines =
@@ -121,68 +134,66 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       for (const line of lines) logger.warn(line);
     };
 
-    // Reloads run one at a time; a change during a reload (or before the scheduler exists) triggers one more.
-    let reloading: Promise<void> | undefined;
-    let again = false;
-    const reload = () => {
-      if (reloading || !scheduler) {
-        again = true;
-        return;
-      }
-      const target = scheduler;
-      reloading = (async () => {
-        do {
-          again = false;
-          const loaded = await load();
-          report(loaded);
-          // An unreadable config keeps what runs, and so does an unreadable *.conf of a directory (its
-          // tests only); a missing one stops everything.
-          if (loaded.status === 'unreadable') continue;
-          const names = new Set(loaded.specs.map((s) => s.name));
-          const kept = loaded.status === 'ok' ? applied.filter((s) => loaded.unreadableFiles.includes(s.file) && !names.has(s.name)) : [];
-          applied = [...loaded.specs, ...kept];
-          // A probe type first seen mid-run loads (and warms) here, before its tests are planned:
-          // loading undici blocks the event loop for tens of ms, and ticks planned before it would
-          // all fire at once after it.
-          await warmUpTypes(loaded.specs);
-          if (stop.signal.aborted) break;
-          target.apply(applied, { catchUp: false });
-        } while (again && !stop.signal.aborted);
-      })().finally(() => (reloading = undefined));
-    };
-
-    // Watch first, then read: a change made after the read is never missed.
-    const configWatch = await watchConfig({ path: settings.config, logger, onChange: reload });
-    const initial = await load();
+    const config = await followConfig({
+      path: settings.config,
+      isConfigFile: isConfigFileName,
+      logger,
+      load,
+      signal: stop.signal,
+      async reload(loaded) {
+        report(loaded);
+        // An unreadable config keeps what runs, and so does an unreadable *.conf of a directory (its
+        // tests only); a missing one stops everything.
+        if (loaded.status === 'unreadable') return;
+        const names = new Set(loaded.specs.map((s) => s.name));
+        const kept = loaded.status === 'ok' ? applied.filter((s) => loaded.unreadableFiles.includes(s.file) && !names.has(s.name)) : [];
+        applied = [...loaded.specs, ...kept];
+        // New and changed tests' probes are created and prepared before they are planned.
+        const previous = jobsByName;
+        const fresh = await testJobs(loaded.specs, { logger, deadlineMs: RELOAD_WARM_UP_DEADLINE_MS, running: previous });
+        const jobs = [...fresh, ...kept.flatMap((s) => previous.get(s.name) ?? [])];
+        if (stop.signal.aborted) {
+          // Stopping: what was created for this reload never runs.
+          await Promise.all(fresh.filter((j) => previous.get(j.name) !== j).map((j) => j.close?.().catch(() => undefined)));
+          return;
+        }
+        jobsByName = new Map(jobs.map((j) => [j.name, j]));
+        scheduler?.apply(jobs, { catchUp: false });
+      },
+    });
+    const initial = config.initial;
     report(initial);
     const idle = nothingToRun(initial, settings.config);
     if (idle) {
       const until = options.lifetimeSeconds === undefined ? 'until the minute ends' : 'until the run ends';
       logger[idle.level](`${idle.what}; watching for ${idle.level === 'notice' ? 'one' : 'changes'} ${until}`);
     }
-    const prepared = await prepareProbes(initial.specs, logger);
-    const window = minute ?? monoWindow(clock, options.lifetimeSeconds);
-    const running = createScheduler({
+    const jobs = await testJobs(initial.specs, { logger, deadlineMs: PREPARE_DEADLINE_MS });
+    const window = minute ?? windowFor(clock.wallNow(), options.lifetimeSeconds);
+    const running = createScheduler<TestJob>({
       clock,
       logger,
       hostname,
       phase: settings.phase,
       window,
+      planner: planTicks,
       maxInflight: settings.maxInflight,
-      emit: (spec, event) => router.emit(spec.destinations, event),
-      probeFor: (spec) => prepared.get(spec),
+      emit: (job, event) => {
+        router.emit(job.spec.destinations, event);
+        summary.record(event);
+      },
     });
     scheduler = running;
     if (stop.signal.aborted) {
       // Stopped during set-up: nothing starts.
       running.abort();
-      await Promise.all([...prepared.values()].map((p) => p.close().catch(() => undefined)));
+      await Promise.all(jobs.map((j) => j.close?.().catch(() => undefined)));
     } else {
       applied = initial.specs;
-      running.apply(initial.specs, { catchUp: true });
-      if (again) reload();
+      jobsByName = new Map(jobs.map((j) => [j.name, j]));
+      running.apply(jobs, { catchUp: true });
+      config.follow();
     }
-    prepared.clear();
 
     logger.info('run started', {
       slot: slotNumber,
@@ -193,12 +204,10 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
 
     await running.run();
     stopWatch.close();
-    await configWatch.close();
-    await reloading;
-    for (const { name, p50, p99, ...counts } of running.summaries()) {
-      logger.notice('summary', { test: name, ...counts, p50_ms: round2(p50), p99_ms: round2(p99) });
-    }
-    await router.stop(clock.now() + (stop.signal.aborted ? STOP_FLUSH_DEADLINE_MS : FLUSH_DEADLINE_MS));
+    await config.close();
+    const flushBy = clock.now() + (stop.signal.aborted ? STOP_FLUSH_DEADLINE_MS : FLUSH_DEADLINE_MS);
+    await summary.stop(flushBy);
+    await router.stop(flushBy);
     return ExitCode.OK;
   }
 }
@@ -217,55 +226,6 @@ function nothingToRun(loaded: LoadedTests, config: string): { level: 'notice' | 
   return { level: 'info', what: `no tests in ${config}` };
 }
 
-/** How long start-up waits for probes to warm up and open their first connections. */
-export const PREPARE_DEADLINE_MS = 1_000;
-
-/**
- * Warms each probe type once and creates each running test's probe ahead, opening its first
- * connection, so the first ticks land on time. Bounded by PREPARE_DEADLINE_MS; a slow or
- * unreachable target only means its first execution connects as usual.
- */
-async function prepareProbes(specs: readonly TestSpec[], logger: Logger): Promise<Map<TestSpec, Probe>> {
-  const running = specs.filter((s) => s.frequency > 0);
-  const probes = new Map<TestSpec, Probe>();
-  const work = (async () => {
-    await Promise.all([...new Set(running.map((s) => s.probeType))].map((t) => t.prepare?.()));
-    await Promise.all(
-      running.map(async (spec) => {
-        try {
-          const probe = spec.probeType.create(spec.options);
-          probes.set(spec, probe);
-          await probe.prepare?.();
-        } catch (err) {
-          logger.debug('probe not prepared', { test: spec.name, error: String(err) });
-        }
-      }),
-    );
-  })();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, PREPARE_DEADLINE_MS)))]);
-  clearTimeout(timer);
-  return probes;
-}
-
-/** How long a mid-run reload waits for a newly seen probe type to warm up. */
-export const RELOAD_WARM_UP_DEADLINE_MS = 250;
-
-/**
- * Warms the probe types of running specs (each type's `prepare` runs once per process), bounded by
- * RELOAD_WARM_UP_DEADLINE_MS; a slow warm-up only means the first ticks may be a little late.
- */
-async function warmUpTypes(specs: readonly TestSpec[]): Promise<void> {
-  const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
-  if (types.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(types.map((t) => t.prepare?.().catch(() => undefined))),
-    new Promise((resolve) => (timer = setTimeout(resolve, RELOAD_WARM_UP_DEADLINE_MS))),
-  ]);
-  clearTimeout(timer);
-}
-
 /**
  * How long a copy that found every slot busy may spend counting `agent.skipped` before it exits. As
  * long as the end-of-window flush: fifty copies started at once on two cores each get a few percent
@@ -274,26 +234,30 @@ async function warmUpTypes(specs: readonly TestSpec[]): Promise<void> {
 export const SKIP_REPORT_DEADLINE_MS = FLUSH_DEADLINE_MS;
 
 /**
- * Counts `agent.skipped` on every StatsD destination the config names, so dashboards show lost
- * minutes. Cheap and bounded: it parses the config but creates no probe, loads only the StatsD sink
- * (and only when the config names StatsD), and gives up after SKIP_REPORT_DEADLINE_MS (a config that
- * cannot be read in time only costs the counter).
+ * Counts `agent.skipped` once on every StatsD destination the config names, through the router like
+ * any metric, so dashboards show lost minutes. Cheap and bounded: it parses the config but creates
+ * no probe, loads the sinks only when the config names StatsD, and gives up after
+ * SKIP_REPORT_DEADLINE_MS (a config that cannot be read in time only costs the counter).
  */
-async function reportSkipped(load: () => Promise<LoadedTests>, sinkOptions: SinkRouterOptions, clock: Clock, logger: Logger): Promise<void> {
+async function reportSkipped(load: () => Promise<LoadedTests>, routerOptions: SinkRouterOptions, clock: Clock, logger: Logger): Promise<void> {
   const deadline = clock.now() + SKIP_REPORT_DEADLINE_MS;
   const gaveUp = new AbortController();
   const report = (async () => {
-    const statsd = statsdDestinations(await load());
+    const statsd = (await load()).specs.flatMap((spec) => spec.destinations.filter((d) => d.kind === 'statsd'));
     if (statsd.length === 0 || gaveUp.signal.aborted) return;
-    const [{ createStatsdSink }, { expandPrefix }] = await Promise.all([import('../metrics/statsd.js'), import('../metrics/names.js')]);
-    const prefix = expandPrefix(sinkOptions.statsdPrefix, sinkOptions.hostname);
-    const sinks = statsd.map((destination) => createStatsdSink({ destination, prefix, logger, clock }));
-    for (const sink of sinks) {
-      sink.start().catch((err: unknown) => logger.warn('metrics destination failed to start', { destination: sink.name, error: String(err) }));
-      sink.recordAgent({ name: 'skipped', value: 1 });
-    }
-    const flushBy = Math.min(deadline, clock.now() + STOP_FLUSH_DEADLINE_MS);
-    await Promise.all(sinks.map((sink) => sink.stop(flushBy).catch(() => undefined)));
+    // The routing core with StatsD alone: neither the Graphite and console sinks nor the run's router are loaded.
+    const [{ createRouting }, { createStatsdSink }, { expandPrefix }] = await Promise.all([
+      import('../metrics/routing.js'),
+      import('../metrics/statsd.js'),
+      import('../metrics/names.js'),
+    ]);
+    const prefix = expandPrefix(routerOptions.statsdPrefix, routerOptions.hostname);
+    const router = createRouting({
+      logger,
+      open: (d) => (d.kind === 'statsd' ? createStatsdSink({ destination: d, prefix, logger, clock }) : undefined),
+    });
+    router.recordAgent(statsd, { name: 'skipped', value: 1 });
+    await router.stop(Math.min(deadline, clock.now() + STOP_FLUSH_DEADLINE_MS));
   })();
   const outcome = await Promise.race([
     report.then(
@@ -307,32 +271,4 @@ async function reportSkipped(load: () => Promise<LoadedTests>, sinkOptions: Sink
   ]);
   gaveUp.abort();
   if (outcome === 'late') logger.warn('agent.skipped not counted in time', { deadline_ms: SKIP_REPORT_DEADLINE_MS });
-}
-
-/** The distinct StatsD destinations the config's valid lines name. */
-function statsdDestinations(loaded: LoadedTests): Extract<Destination, { kind: 'statsd' }>[] {
-  const seen = new Set<string>();
-  const statsd: Extract<Destination, { kind: 'statsd' }>[] = [];
-  for (const spec of loaded.specs) {
-    for (const d of spec.destinations) {
-      if (d.kind !== 'statsd') continue;
-      const key = destinationKey(d);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      statsd.push(d);
-    }
-  }
-  return statsd;
-}
-
-/** The run's window on both clocks: the current minute, or [now, now + lifetime). */
-function monoWindow(clock: Clock, lifetimeSeconds?: number) {
-  const wallNow = clock.wallNow();
-  const monoNow = clock.now();
-  const { startWall, endWall } = windowFor(wallNow, lifetimeSeconds);
-  return { start: monoNow - (wallNow - startWall), end: monoNow + (endWall - wallNow), startWall, endWall };
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }

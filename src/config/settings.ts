@@ -1,10 +1,13 @@
-import { z } from 'zod';
-import { DEFAULT_DESTINATIONS, parseHostPort, type DestinationDefaults } from './destination.js';
+import type { z } from 'zod';
+import type { DestinationDefaults } from '../metrics/destination.js';
 import { readConfigFile } from './read-file.js';
-import { quotePrefix, quoteValue } from './redact.js';
-import { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE, type LineError } from './tests-file.js';
-import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
-import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
+import { quotePrefix } from '../redact.js';
+import { SETTING_KEYS, SETTING_NAMES, SETTING_ROWS, SETTINGS, envOf, type RawSettings, type SettingKey, type SettingName } from './settings-table.js';
+import type { LineError } from './tests-file.js';
+import type { LogFormat, LogLevel } from '../log.js';
+import { defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
+
+export * from './settings-table.js';
 
 /** The agent's settings after file, environment and flags are merged. */
 export interface Settings {
@@ -32,105 +35,6 @@ export interface Settings {
   logFormat: LogFormat;
   logLevel: LogLevel;
 }
-
-/** Defaults for a server install; every path can be pointed elsewhere so tests need no root. */
-export const DEFAULT_SETTINGS: Settings = {
-  config: '/etc/canihaz/tests.conf',
-  settingsFile: '/etc/canihaz/canihaz.conf',
-  stopFile: '/etc/canihaz/stop',
-  lockDir: '/run/canihaz',
-  stateDir: '/var/lib/canihaz',
-  statsdPrefix: defaultStatsdPrefix(DEFAULT_PREFIX),
-  graphitePrefix: defaultGraphitePrefix(DEFAULT_PREFIX),
-  destinationDefaults: DEFAULT_DESTINATIONS,
-  maxFrequency: DEFAULT_MAX_FREQUENCY,
-  maxTotalRate: DEFAULT_MAX_TOTAL_RATE,
-  strictModes: true,
-  maxInflight: 10_000,
-  phase: true,
-  logFormat: 'logfmt',
-  logLevel: 'notice',
-};
-
-/** The keys a settings file, `CANIHAZ_*` variable or flag may set, as raw strings. */
-export const SETTING_KEYS = [
-  'config',
-  'stop_file',
-  'lock_dir',
-  'state_dir',
-  'statsd',
-  'graphite',
-  'prefix',
-  'statsd_prefix',
-  'graphite_prefix',
-  'max_frequency',
-  'max_total_rate',
-  'max_inflight',
-  'phase',
-  'strict_modes',
-  'log_format',
-  'log_level',
-] as const;
-export type SettingKey = (typeof SETTING_KEYS)[number];
-export type RawSettings = Partial<Record<SettingKey, string>>;
-
-const path = z.string().min(1, { error: 'must not be empty' });
-const hostPort = z.string().transform((v, ctx) => {
-  const hp = parseHostPort(v);
-  if ('error' in hp) {
-    ctx.addIssue({ code: 'custom', message: hp.error });
-    return z.NEVER;
-  }
-  return hp;
-});
-const prefix = z
-  .string()
-  .regex(/^(?:[A-Za-z0-9_-]|\{host\})+(?:\.(?:[A-Za-z0-9_-]|\{host\})+)*$/, {
-    error: (iss) => `expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got ${quoteValue(String(iss.input))}`,
-  });
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: (iss) => `expected a whole number, got ${quoteValue(String(iss.input))}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
-
-/** The longest `--lifetime`: a run never owns more than one minute. */
-export const MAX_LIFETIME_SECONDS = 60;
-
-const lifetime = wholeNumber(1, MAX_LIFETIME_SECONDS);
-
-/**
- * Parses a run's lifetime in seconds (`--lifetime`, `CANIHAZ_LIFETIME`), with the same rules and
- * messages as the numeric settings. Not a settings-file key: it is a per-invocation trial knob, and
- * a line in /etc/canihaz/canihaz.conf would quietly shorten every cron minute of a host.
- */
-export function parseLifetime(text: string): { ok: true; seconds: number } | { ok: false; message: string } {
-  const r = lifetime.safeParse(text);
-  return r.success ? { ok: true, seconds: r.data } : { ok: false, message: r.error.issues[0]?.message ?? 'invalid' };
-}
-
-/** An `on`/`off` switch. */
-const onOff = z.enum(['on', 'off'], { error: (iss) => `expected on or off, got ${quoteValue(String(iss.input))}` });
-
-const rawSchema = z.object({
-  config: path.optional(),
-  stop_file: path.optional(),
-  lock_dir: path.optional(),
-  state_dir: path.optional(),
-  statsd: hostPort.optional(),
-  graphite: hostPort.optional(),
-  prefix: prefix.optional(),
-  statsd_prefix: prefix.optional(),
-  graphite_prefix: prefix.optional(),
-  max_frequency: wholeNumber(1, 6_000_000).optional(),
-  max_total_rate: wholeNumber(1, 600_000_000).optional(),
-  max_inflight: wholeNumber(1, 1_000_000).optional(),
-  phase: onOff.optional(),
-  strict_modes: onOff.optional(),
-  log_format: z.enum(['logfmt', 'json'], { error: (iss) => `expected logfmt or json, got ${quoteValue(String(iss.input))}` }).optional(),
-  log_level: z.enum(LOG_LEVELS, { error: (iss) => `expected one of ${LOG_LEVELS.join(', ')}, got ${quoteValue(String(iss.input))}` }).optional(),
-});
 
 /**
  * Parses a settings file's text (`key = value` lines, `#` comments; LF, CRLF or lone CR line ends);
@@ -162,7 +66,7 @@ export function parseSettingsText(text: string, file: string): { raw: RawSetting
         errors.push({ file, line, field: key, message: `unknown setting; known: ${SETTING_KEYS.join(', ')}` });
         return;
       }
-      const one = rawSchema.shape[key as SettingKey].safeParse(value);
+      const one = SETTINGS[key as SettingKey].schema.safeParse(value);
       if (!one.success) {
         errors.push({ file, line, field: key, message: one.error.issues[0]?.message ?? 'invalid' });
         return;
@@ -172,71 +76,79 @@ export function parseSettingsText(text: string, file: string): { raw: RawSetting
   return { raw, errors };
 }
 
-/** Reads `CANIHAZ_<KEY>` variables (e.g. CANIHAZ_CONFIG, CANIHAZ_STOP_FILE). */
+/** Reads every `CANIHAZ_<KEY>` variable (CANIHAZ_CONFIG, CANIHAZ_LIFETIME, …); an empty one is unset. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
   const raw: RawSettings = {};
-  for (const key of SETTING_KEYS) {
-    const v = env[`CANIHAZ_${key.toUpperCase()}`];
+  for (const key of SETTING_NAMES) {
+    const v = env[envOf(key)];
     if (v !== undefined && v !== '') raw[key] = v;
   }
   return raw;
 }
 
-/** Why the settings could not be used. */
-export type SettingsProblem = { source: string; field: string; message: string };
+/** Why the settings could not be used: `source` is where the value came from (`environment`, `flags`, a file). */
+export type SettingsProblem = { source: string; field: SettingName; message: string };
+
+/** Each setting's value, of its schema's type; a computed one may be absent. */
+type Table = typeof SETTINGS;
+type Values = { [K in SettingName]: z.output<Table[K]['schema']> | (Table[K] extends { computed: true } ? undefined : never) };
 
 /**
- * Merges the layers (file < environment < flags) over the defaults and validates the result,
- * returning every problem, each naming where the value came from.
+ * Merges the layers (settings file < environment < flags, lowest first) over the defaults and checks
+ * every value, returning every problem, each naming where the value came from. A run's lifetime is
+ * not a setting of the agent: it comes back beside the settings (undefined: the minute).
  */
 export function resolveSettings(
   layers: { source: string; raw: RawSettings }[],
-  settingsFile: string,
-): { ok: true; settings: Settings } | { ok: false; problems: SettingsProblem[] } {
-  const merged: RawSettings = {};
-  const origin: Partial<Record<SettingKey, string>> = {};
+): { ok: true; settings: Settings; lifetimeSeconds?: number } | { ok: false; problems: SettingsProblem[] } {
+  const given: RawSettings = {};
+  const origin: Partial<Record<SettingName, string>> = {};
   for (const layer of layers) {
-    for (const [k, v] of Object.entries(layer.raw) as [SettingKey, string][]) {
-      merged[k] = v;
+    for (const [k, v] of Object.entries(layer.raw) as [SettingName, string][]) {
+      given[k] = v;
       origin[k] = layer.source;
     }
   }
-  const parsed = rawSchema.safeParse(merged);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map((i) => {
-        const field = String(i.path[0] ?? 'settings') as SettingKey;
-        return { source: origin[field] ?? 'settings', field, message: i.message };
-      }),
-    };
+  const values: Partial<Record<SettingName, unknown>> = {};
+  const problems: SettingsProblem[] = [];
+  for (const { key, computed, schema, default: byDefault } of SETTING_ROWS) {
+    const text = given[key] ?? (computed ? undefined : byDefault);
+    if (text === undefined) continue;
+    const parsed = schema.safeParse(text);
+    if (parsed.success) values[key] = parsed.data;
+    else for (const issue of parsed.error.issues) problems.push({ source: origin[key] ?? 'defaults', field: key, message: issue.message });
   }
-  const d = parsed.data;
-  const base = d.prefix;
+  if (problems.length > 0) return { ok: false, problems };
+  const v = values as Values;
   return {
     ok: true,
     settings: {
-      config: d.config ?? DEFAULT_SETTINGS.config,
-      settingsFile,
-      stopFile: d.stop_file ?? DEFAULT_SETTINGS.stopFile,
-      lockDir: d.lock_dir ?? DEFAULT_SETTINGS.lockDir,
-      stateDir: d.state_dir ?? DEFAULT_SETTINGS.stateDir,
-      statsdPrefix: d.statsd_prefix ?? (base ? defaultStatsdPrefix(base) : DEFAULT_SETTINGS.statsdPrefix),
-      graphitePrefix: d.graphite_prefix ?? (base ? defaultGraphitePrefix(base) : DEFAULT_SETTINGS.graphitePrefix),
-      destinationDefaults: {
-        statsd: d.statsd ?? DEFAULT_DESTINATIONS.statsd,
-        graphite: d.graphite ?? DEFAULT_DESTINATIONS.graphite,
-      },
-      maxFrequency: d.max_frequency ?? DEFAULT_SETTINGS.maxFrequency,
-      maxTotalRate: d.max_total_rate ?? DEFAULT_SETTINGS.maxTotalRate,
-      strictModes: d.strict_modes === undefined ? DEFAULT_SETTINGS.strictModes : d.strict_modes === 'on',
-      maxInflight: d.max_inflight ?? DEFAULT_SETTINGS.maxInflight,
-      phase: d.phase === undefined ? DEFAULT_SETTINGS.phase : d.phase === 'on',
-      logFormat: d.log_format ?? DEFAULT_SETTINGS.logFormat,
-      logLevel: d.log_level ?? DEFAULT_SETTINGS.logLevel,
+      config: v.config,
+      settingsFile: v.settings,
+      stopFile: v.stop_file,
+      lockDir: v.lock_dir,
+      stateDir: v.state_dir,
+      statsdPrefix: v.statsd_prefix ?? defaultStatsdPrefix(v.prefix),
+      graphitePrefix: v.graphite_prefix ?? defaultGraphitePrefix(v.prefix),
+      destinationDefaults: { statsd: v.statsd, graphite: v.graphite },
+      maxFrequency: v.max_frequency,
+      maxTotalRate: v.max_total_rate,
+      strictModes: v.strict_modes,
+      maxInflight: v.max_inflight,
+      phase: v.phase,
+      logFormat: v.log_format,
+      logLevel: v.log_level,
     },
+    ...(v.lifetime !== undefined ? { lifetimeSeconds: v.lifetime } : {}),
   };
 }
+
+/** Defaults for a server install, from the table; every path can be pointed elsewhere so tests need no root. */
+export const DEFAULT_SETTINGS: Settings = (() => {
+  const r = resolveSettings([]);
+  if (!r.ok) throw new Error(`a default in SETTINGS is invalid: ${JSON.stringify(r.problems)}`);
+  return r.settings;
+})();
 
 /**
  * Reads a settings file; a missing file is not an error (every default applies) unless `required`.
@@ -253,4 +165,34 @@ export async function readSettingsFile(
   if (read.status === 'missing') return required ? { status: 'unreadable', message: `${file}: no such file` } : { status: 'missing' };
   if (read.status === 'refused') return { status: 'unreadable', message: read.message };
   return { status: 'ok', ...parseSettingsText(read.text, file) };
+}
+
+/**
+ * Loads the settings: the settings file (named by the environment or a flag, never by itself, and
+ * checked with their strict_modes only), then the environment, then the flags. Every bad value of
+ * the environment or the flags is returned at once; a bad line of the file is skipped and returned.
+ */
+export async function loadSettings(env: NodeJS.ProcessEnv, flags: RawSettings): Promise<
+  | { status: 'ok'; settings: Settings; lifetimeSeconds?: number; lineErrors: LineError[] }
+  | { status: 'invalid'; problems: SettingsProblem[] }
+  | { status: 'unreadable'; file: string; message: string }
+> {
+  const fromEnv = settingsFromEnv(env);
+  const named = flags.settings ?? fromEnv.settings;
+  const file = named ?? SETTINGS.settings.default;
+  const strictModes = (flags.strict_modes ?? fromEnv.strict_modes) !== 'off';
+  // A file name that is no path (`--settings=`) is reported with the other problems, not read.
+  const read = SETTINGS.settings.schema.safeParse(file).success ? await readSettingsFile(file, named !== undefined, { strictModes }) : { status: 'missing' as const };
+  if (read.status === 'unreadable') {
+    const message = read.message.startsWith(`${file}: `) ? read.message.slice(file.length + 2) : read.message;
+    return { status: 'unreadable', file, message };
+  }
+  const resolved = resolveSettings([
+    { source: file, raw: read.status === 'ok' ? read.raw : {} },
+    { source: 'environment', raw: fromEnv },
+    { source: 'flags', raw: flags },
+  ]);
+  if (!resolved.ok) return { status: 'invalid', problems: resolved.problems };
+  const { settings, lifetimeSeconds } = resolved;
+  return { status: 'ok', settings, ...(lifetimeSeconds !== undefined ? { lifetimeSeconds } : {}), lineErrors: read.status === 'ok' ? read.errors : [] };
 }

@@ -1,11 +1,9 @@
-import { readdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_DESTINATIONS, parseDestinations, type Destination, type DestinationDefaults } from './destination.js';
-import { checkModes, describeError, readConfigFile } from './read-file.js';
-import { quotePrefix, quoteValue } from './redact.js';
+import { DEFAULT_DESTINATIONS, parseDestinations, type Destination, type DestinationDefaults } from '../metrics/destination.js';
+import { LINE_KEYS } from '../probes/params.js';
 import type { ProbeType } from '../probes/probe.js';
-import { getProbeType, probeTypeNames } from '../probes/registry.js';
+import type { ProbeRegistry } from '../probes/registry.js';
+import { quotePrefix, quoteValue } from '../redact.js';
 
 /** One valid config line: a test to run. */
 export interface TestSpec {
@@ -50,8 +48,8 @@ export interface ParseOptions {
   strictModes?: boolean;
   /** host:port for the bare words `statsd` and `graphite`. */
   destinationDefaults?: DestinationDefaults;
-  /** Probe type lookup; defaults to the registry. */
-  lookupProbeType?: (name: string) => ProbeType | undefined;
+  /** The probe types a line may name (and the "known types" an unknown one is told about). */
+  probeTypes: ProbeRegistry;
 }
 
 /** Default cap on executions per minute for one test. */
@@ -81,7 +79,6 @@ export interface ParsedTests {
 const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** What a `key` of a `key=value` field may look like; anything else is not echoed (it may be a secret). */
 const KEY_RE = /^[A-Za-z0-9_.-]{1,40}$/;
-const COMMON_KEYS = new Set(['concurrency']);
 /** Names whose metric paths belong to the agent itself (`<prefix>.agent.skipped`). */
 const RESERVED_NAMES = new Set(['agent']);
 
@@ -117,12 +114,12 @@ function unescapeValue(v: string): string {
  * is skipped; `state` carries names and the total rate across the files of a directory. Lines end
  * with LF, CRLF or a lone CR (old Mac files): each counts as one line.
  */
-export function parseTestsText(text: string, file: string, options: ParseOptions = {}, state: ParseState = createParseState()): ParsedTests {
+export function parseTestsText(text: string, file: string, options: ParseOptions, state: ParseState = createParseState()): ParsedTests {
   const seen = state.names;
   const maxFrequency = options.maxFrequency ?? DEFAULT_MAX_FREQUENCY;
   const maxTotalRate = options.maxTotalRate ?? DEFAULT_MAX_TOTAL_RATE;
   const defaults = options.destinationDefaults ?? DEFAULT_DESTINATIONS;
-  const lookup = options.lookupProbeType ?? getProbeType;
+  const registry = options.probeTypes;
   const schema = lineSchema(maxFrequency);
   const specs: TestSpec[] = [];
   const errors: LineError[] = [];
@@ -179,12 +176,12 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
     const dests = parseDestinations(destination, defaults);
     if (!dests.ok) fail('destination', dests.message);
 
-    const probeType = lookup(type);
+    const probeType = registry.get(type);
     let probe: ReturnType<ProbeType['parse']> | undefined;
     if (!probeType) {
-      fail('type', `unknown test type ${quoteValue(type)}; known types: ${probeTypeNames().join(', ')}`);
+      fail('type', `unknown test type ${quoteValue(type)}; known types: ${registry.names().join(', ')}`);
     } else {
-      const probeParams = new Map([...params].filter(([k]) => !COMMON_KEYS.has(k)));
+      const probeParams = new Map([...params].filter(([k]) => !LINE_KEYS.has(k)));
       const parsed = probeType.parse(probeParams);
       if (!parsed.ok) for (const issue of parsed.issues) fail(issue.field, issue.message);
       probe = parsed;
@@ -221,90 +218,4 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
     });
   });
   return { specs, errors };
-}
-
-/** What reading the config path found. */
-export type LoadedTests =
-  | ({
-      status: 'ok';
-      files: string[];
-      /** Files of a config directory that were refused or could not be read (each also in `errors`, line 0). */
-      unreadableFiles: string[];
-    } & ParsedTests)
-  /** Nothing at the path: a valid state (no tests yet). */
-  | { status: 'missing'; specs: []; errors: [] }
-  /** Something is there but cannot be read, or is refused (not a regular file, strict_modes). */
-  | { status: 'unreadable'; message: string; specs: []; errors: [] };
-
-/** True for the files a config directory is made of: `*.conf`, not hidden. */
-export function isConfigFileName(name: string): boolean {
-  return name.endsWith('.conf') && !name.startsWith('.');
-}
-
-/**
- * Reads the config path: a file, or a directory meaning every `*.conf` in it in name order, with
- * names unique across files. Never throws, and never blocks on what it finds: anything but a regular
- * file is refused (see `readConfigFile`); with `strictModes` (the default) so is a file or directory
- * that others could change. In a directory, a refused `*.conf` is an error for that file only.
- */
-export async function loadTests(path: string, options: ParseOptions = {}): Promise<LoadedTests> {
-  const strictModes = options.strictModes ?? true;
-  const unreadable = (message: string): LoadedTests => ({ status: 'unreadable', message, specs: [], errors: [] });
-  let info;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    const described = describeError(path, err);
-    return described.status === 'missing' ? { status: 'missing', specs: [], errors: [] } : unreadable(described.message);
-  }
-  const state = createParseState();
-  const out: ParsedTests & { files: string[]; unreadableFiles: string[] } = { specs: [], errors: [], files: [], unreadableFiles: [] };
-  let files: string[];
-  if (info.isDirectory()) {
-    const refused = strictModes ? checkModes(info, 'directory') : undefined;
-    if (refused) return unreadable(`${path}: ${refused}`);
-    try {
-      const entries = await readdir(path, { withFileTypes: true });
-      // Everything but a subdirectory is read, so a FIFO or socket named *.conf is reported, not ignored.
-      files = entries
-        .filter((e) => !e.isDirectory() && isConfigFileName(e.name))
-        .map((e) => e.name)
-        .sort()
-        .map((n) => join(path, n));
-    } catch (err) {
-      const described = describeError(path, err);
-      return unreadable(described.status === 'refused' ? described.message : `${path}: vanished while being read`);
-    }
-  } else {
-    if (strictModes) {
-      const parent = dirname(path);
-      try {
-        const refused = checkModes(await stat(parent), 'directory');
-        if (refused) return unreadable(`${parent} (the directory of ${path}): ${refused}`);
-      } catch (err) {
-        const described = describeError(parent, err);
-        if (described.status === 'refused') return unreadable(described.message);
-      }
-    }
-    files = [path];
-  }
-  for (const file of files) {
-    const read = await readConfigFile(file, { strictModes });
-    if (read.status !== 'ok') {
-      // A file that vanished between stat (or readdir) and the read was being replaced: as missing.
-      if (read.status === 'missing') {
-        if (file === path) return { status: 'missing', specs: [], errors: [] };
-        continue;
-      }
-      if (file === path) return unreadable(read.message);
-      out.errors.push({ file, line: 0, field: 'file', message: read.message.slice(file.length + 2) });
-      out.unreadableFiles.push(file);
-      continue;
-    }
-    const parsed = parseTestsText(read.text, file, options, state);
-    out.specs.push(...parsed.specs);
-    out.errors.push(...parsed.errors);
-    out.files.push(file);
-  }
-  return { status: 'ok', ...out };
 }

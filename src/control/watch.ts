@@ -1,7 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { isConfigFileName } from '../config/tests-file.js';
 import type { Logger } from '../log.js';
 
 /** How long after the last file event the config is re-read (editors and Puppet write in bursts). */
@@ -13,8 +12,10 @@ export const CONFIG_POLL_MS = 1_000;
 
 /** What the config watcher needs. */
 export interface ConfigWatchOptions {
-  /** The config path: a file or a directory of `*.conf` files; need not exist yet. */
+  /** The config path: a file, or a directory of config files; need not exist yet. */
   path: string;
+  /** Which file names in a config directory are part of the config (e.g. `*.conf`, not hidden). */
+  isConfigFile: (name: string) => boolean;
   /** Called (debounced) whenever the config may have changed. */
   onChange: () => void;
   logger: Logger;
@@ -29,13 +30,14 @@ export interface ConfigWatch {
 
 /**
  * A cheap fingerprint of what is at `path`: identity, size and mtime of the file, or of every
- * `*.conf` in the directory. Any rename-replace, edit, creation or removal changes it.
+ * config file (as `isConfigFile` tells) in the directory. Any rename-replace, edit, creation or
+ * removal changes it.
  */
-export async function configSignature(path: string): Promise<string> {
+export async function configSignature(path: string, isConfigFile: (name: string) => boolean): Promise<string> {
   try {
     const s = await stat(path);
     if (!s.isDirectory()) return `f:${s.ino}:${s.size}:${s.mtimeMs}`;
-    const names = (await readdir(path)).filter(isConfigFileName).sort();
+    const names = (await readdir(path)).filter(isConfigFile).sort();
     const parts = await Promise.all(
       names.map(async (n) => {
         try {
@@ -62,7 +64,7 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
   const target = resolve(options.path);
   const parent = dirname(target);
   const debounceMs = options.debounceMs ?? CONFIG_DEBOUNCE_MS;
-  let signature = await configSignature(target);
+  let signature = await configSignature(target, options.isConfigFile);
   let debounce: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -71,13 +73,13 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
     if (debounce) clearTimeout(debounce);
     debounce = setTimeout(async () => {
       debounce = undefined;
-      signature = await configSignature(target);
+      signature = await configSignature(target, options.isConfigFile);
       if (!closed) options.onChange();
     }, debounceMs);
   };
 
-  // Relevant: the config path itself, or a *.conf directly inside it when it is a directory.
-  const relevant = (p: string) => p === target || (dirname(p) === target && isConfigFileName(basename(p)));
+  // Relevant: the config path itself, or a config file directly inside it when it is a directory.
+  const relevant = (p: string) => p === target || (dirname(p) === target && options.isConfigFile(basename(p)));
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(parent, {
@@ -104,7 +106,7 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
   }
 
   const poll = setInterval(async () => {
-    const now = await configSignature(target);
+    const now = await configSignature(target, options.isConfigFile);
     if (now !== signature && !debounce) {
       signature = now;
       if (!closed) options.onChange();

@@ -3,9 +3,11 @@
  * interval, for `metrics_destination=console` and for trying a config by hand.
  */
 import type { Clock } from '../clock.js';
-import { createIntervalAggregator, createIntervalFlusher, DEFAULT_INTERVAL_MS, type AgentIntervalSnapshot, type IntervalSnapshot } from './intervals.js';
+import { createIntervalFlusher } from './interval-flusher.js';
+import { createIntervalAggregator, DEFAULT_INTERVAL_MS, type AgentIntervalSnapshot, type IntervalSnapshot } from './intervals.js';
+import { OUTCOMES, type AgentCounter, type MetricEvent } from '../events.js';
 import { metricSegment } from './names.js';
-import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
+import type { MetricSink } from './sink.js';
 
 export interface ConsoleSinkOptions {
   /** Wall clock for interval boundaries and agent counters. */
@@ -63,15 +65,18 @@ export function createConsoleSink(options: ConsoleSinkOptions): MetricSink {
 /**
  * One test's interval as a line, e.g.
  * `2026-11-22T12:00:10.000Z test=home count=20 ok=20 failed=0 dropped=0 missed=0 aborted=0 latency_mean=1.21 p50=1.10 p90=1.50 p99=2.00 max=2.31`;
- * the time is the interval start, latencies are ms, and are left out when `count` is 0.
+ * the time is the interval start, outcomes in OUTCOMES order, latencies in ms and left out when
+ * `count` is 0; then the results' own samples (`name=value`, a timing as `name_p50=… name_p99=…`).
  */
 export function formatIntervalLine(s: IntervalSnapshot): string {
-  let line =
-    `${new Date(s.startWallMs).toISOString()} test=${metricSegment(s.test)} count=${s.count} ok=${s.ok} failed=${s.failed}` +
-    ` dropped=${s.dropped} missed=${s.missed} aborted=${s.aborted}`;
+  let line = `${new Date(s.startWallMs).toISOString()} test=${metricSegment(s.test)} count=${s.count} ${OUTCOMES.map((o) => `${o}=${s[o]}`).join(' ')}`;
   if (s.count > 0 && s.latency) {
     const l = s.latency;
     line += ` latency_mean=${l.mean.toFixed(2)} p50=${l.p50.toFixed(2)} p90=${l.p90.toFixed(2)} p99=${l.p99.toFixed(2)} max=${l.max.toFixed(2)}`;
+  }
+  for (const sample of s.samples ?? []) {
+    const name = sample.name.split('.').map(metricSegment).join('.');
+    line += sample.kind === 'timing' ? ` ${name}_p50=${sample.summary.p50.toFixed(2)} ${name}_p99=${sample.summary.p99.toFixed(2)}` : ` ${name}=${sample.value}`;
   }
   return line;
 }

@@ -4,13 +4,15 @@
  */
 import net from 'node:net';
 import type { Clock } from '../clock.js';
-import { destinationKey, type Destination } from '../config/destination.js';
+import { destinationKey, type Destination } from './destination.js';
 import { fdLimitCode, limitHit } from '../limits.js';
 import type { Logger } from '../log.js';
-import { createIntervalAggregator, createIntervalFlusher, DEFAULT_INTERVAL_MS, type IntervalAggregator, type IntervalFlusher } from './intervals.js';
-import { graphiteAgentPath, graphiteIntervalPoints } from './names.js';
+import { createIntervalFlusher, type IntervalFlusher } from './interval-flusher.js';
+import { createIntervalAggregator, DEFAULT_INTERVAL_MS, type IntervalAggregator } from './intervals.js';
+import { agentMetricName, graphiteIntervalPoints } from './names.js';
 import { createHostResolver, type HostResolver } from '../net/resolve.js';
-import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
+import type { AgentCounter, MetricEvent } from '../events.js';
+import type { MetricSink } from './sink.js';
 
 /** Default bound on lines waiting for the server. */
 export const DEFAULT_GRAPHITE_QUEUE_LIMIT = 100_000;
@@ -257,7 +259,7 @@ class GraphiteSinkImpl implements GraphiteSink {
         for (const p of graphiteIntervalPoints(this.#prefix, s)) lines.push(formatLine(p.path, p.value, ts));
       }
       for (const a of this.#aggregator.takeDirtyAgent(before)) {
-        lines.push(formatLine(graphiteAgentPath(this.#prefix, a.name), a.value, toSeconds(a.startWallMs)));
+        lines.push(formatLine(agentMetricName(this.#prefix, a.name), a.value, toSeconds(a.startWallMs)));
       }
       if (lines.length === 0) return;
       this.#noteDropped(this.#queue.push(lines));

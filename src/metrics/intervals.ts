@@ -4,9 +4,8 @@
  * completion makes an interval that was already taken dirty again and it is taken once more with
  * its final figures.
  */
-import type { Clock } from '../clock.js';
+import { OUTCOMES, outcomeOf, type AgentCounter, type MetricEvent, type Outcome } from '../events.js';
 import { createHistogram, type Histogram } from './histogram.js';
-import type { AgentCounter, MetricEvent } from './sink.js';
 
 /** Default length of an interval, ms. */
 export const DEFAULT_INTERVAL_MS = 10_000;
@@ -22,22 +21,21 @@ export interface LatencySummary {
   max: number;
 }
 
-/** One test's figures for one interval. */
-export interface IntervalSnapshot {
+/** One of the results' own samples, summed (counter), last (gauge) or distributed (timing) over an interval. */
+export type IntervalSample = { name: string; kind: 'counter' | 'gauge'; value: number } | { name: string; kind: 'timing'; summary: LatencySummary };
+
+/** One test's figures for one interval: how many ticks came to each outcome (missed: the sum of the missed events' `count`). */
+export type IntervalSnapshot = Record<Outcome, number> & {
   test: string;
   /** Interval start, epoch ms (a multiple of the interval length). */
   startWallMs: number;
   /** Executions that completed: ok + failed. */
   count: number;
-  ok: number;
-  failed: number;
-  dropped: number;
-  /** Sum of the `count` of missed events. */
-  missed: number;
-  aborted: number;
   /** Latency of the ok and failed executions; null when `count` is 0. */
   latency: LatencySummary | null;
-}
+  /** The results' own samples, by name in first-seen order; absent when there are none. */
+  samples?: IntervalSample[];
+};
 
 /** One agent-level counter's total for one interval. */
 export interface AgentIntervalSnapshot {
@@ -78,12 +76,13 @@ export interface IntervalAggregator {
 }
 
 interface TestInterval {
-  ok: number;
-  failed: number;
-  dropped: number;
-  missed: number;
-  aborted: number;
+  counts: Record<Outcome, number>;
   latency: Histogram;
+  samples: Map<string, { kind: 'counter' | 'gauge'; value: number } | { kind: 'timing'; values: Histogram }>;
+}
+
+function summarise(h: Histogram): LatencySummary {
+  return { mean: h.mean, p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.max };
 }
 
 /** Creates an empty aggregator. Throws on invalid options. */
@@ -93,12 +92,9 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
   let newestWallMs = -Infinity;
   const startOf = (wallMs: number) => Math.floor(wallMs / intervalMs) * intervalMs;
   const tests = new IntervalTable<TestInterval>(() => ({
-    ok: 0,
-    failed: 0,
-    dropped: 0,
-    missed: 0,
-    aborted: 0,
+    counts: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>,
     latency: createHistogram(),
+    samples: new Map(),
   }));
   const agent = new IntervalTable<{ value: number }>(() => ({ value: 0 }));
   const forgetBefore = () => newestWallMs - retainMs;
@@ -106,25 +102,26 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
   return {
     intervalMs,
     add(event) {
-      if (!Number.isFinite(event.tickWallMs)) return;
+      const counted = outcomeOf(event);
+      // A plan counts nothing per interval: it must not make an interval (and its zero lines) appear.
+      if (!counted || !Number.isFinite(event.tickWallMs)) return;
       newestWallMs = Math.max(newestWallMs, event.tickWallMs);
       const s = tests.touch(event.test, startOf(event.tickWallMs));
       if (!s) return;
-      switch (event.kind) {
-        case 'execution':
-          if (event.ok) s.ok += 1;
-          else s.failed += 1;
-          s.latency.record(event.latencyMs);
-          break;
-        case 'dropped':
-          s.dropped += 1;
-          break;
-        case 'missed':
-          s.missed += event.count;
-          break;
-        case 'aborted':
-          s.aborted += 1;
-          break;
+      s.counts[counted.outcome] += counted.n;
+      if (event.kind !== 'execution') return;
+      s.latency.record(event.latencyMs);
+      for (const sample of event.samples ?? []) {
+        const held = s.samples.get(sample.name);
+        if (sample.kind === 'timing') {
+          const values = held?.kind === 'timing' ? held.values : createHistogram();
+          values.record(sample.value);
+          s.samples.set(sample.name, { kind: 'timing', values });
+        } else if (sample.kind === 'counter' && held?.kind === 'counter') {
+          held.value += sample.value;
+        } else {
+          s.samples.set(sample.name, { kind: sample.kind, value: sample.value });
+        }
       }
     },
     addAgent(counter, wallMs) {
@@ -135,21 +132,17 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
     },
     takeDirty(beforeWallMs = Infinity) {
       return tests.take(beforeWallMs, forgetBefore(), (test, startWallMs, s): IntervalSnapshot => {
-        const count = s.ok + s.failed;
-        const h = s.latency;
+        const count = s.counts.ok + s.counts.failed;
+        const samples = [...s.samples].map(([name, held]): IntervalSample =>
+          held.kind === 'timing' ? { name, kind: 'timing', summary: summarise(held.values) } : { name, kind: held.kind, value: held.value },
+        );
         return {
           test,
           startWallMs,
           count,
-          ok: s.ok,
-          failed: s.failed,
-          dropped: s.dropped,
-          missed: s.missed,
-          aborted: s.aborted,
-          latency:
-            count === 0
-              ? null
-              : { mean: h.mean, p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.max },
+          ...s.counts,
+          latency: count === 0 ? null : summarise(s.latency),
+          ...(samples.length > 0 ? { samples } : {}),
         };
       });
     },
@@ -234,68 +227,6 @@ class IntervalTable<S> {
     // Stable: oldest interval first, names in first-seen order within one interval.
     return out.sort((a, b) => a.startWallMs - b.startWallMs);
   }
-}
-
-export interface IntervalFlusherOptions {
-  /** Source of wall-clock time; boundaries are computed from it at every wake-up, so they never drift. */
-  clock: Clock;
-  /** Interval length, ms. */
-  intervalMs: number;
-  /** Called once per wake-up with the latest boundary passed (a multiple of `intervalMs`, epoch ms). Must not throw. */
-  onBoundary(boundaryWallMs: number): void;
-}
-
-/** Calls back at every wall-clock multiple of `intervalMs`, on an unref'd timer. */
-export interface IntervalFlusher {
-  start(): void;
-  stop(): void;
-}
-
-/**
- * Creates a flusher. Each wait is computed afresh as `next boundary − wallNow()`, so timer lateness
- * never accumulates; a timer that fires early just waits again, and one that fires very late (a
- * suspended machine) reports only the latest boundary passed.
- */
-export function createIntervalFlusher(options: IntervalFlusherOptions): IntervalFlusher {
-  const { clock, onBoundary } = options;
-  const intervalMs = positiveInteger('intervalMs', options.intervalMs);
-  let timer: NodeJS.Timeout | undefined;
-  let next = 0;
-
-  const schedule = () => {
-    timer = setTimeout(fire, Math.max(0, next - clock.wallNow()));
-    timer.unref();
-  };
-  const fire = () => {
-    const now = clock.wallNow();
-    if (now < next) {
-      // More than an interval early means the wall clock was stepped back: wait for the next boundary
-      // of the clock as it reads now, not for the old one (which could be hours away).
-      if (next - now > intervalMs) next = Math.floor(now / intervalMs) * intervalMs + intervalMs;
-      schedule();
-      return;
-    }
-    const boundary = Math.floor(now / intervalMs) * intervalMs;
-    next = boundary + intervalMs;
-    schedule();
-    try {
-      onBoundary(boundary);
-    } catch {
-      // A sink's callback must not throw; if one does, keep the timer alive rather than stop reporting.
-    }
-  };
-
-  return {
-    start() {
-      if (timer) return;
-      next = Math.floor(clock.wallNow() / intervalMs) * intervalMs + intervalMs;
-      schedule();
-    },
-    stop() {
-      clearTimeout(timer);
-      timer = undefined;
-    },
-  };
 }
 
 function positiveInteger(name: string, v: number): number {

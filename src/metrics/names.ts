@@ -2,7 +2,8 @@
  * Every metric path canihaz sends is built here, so StatsD, Graphite and the docs agree on one scheme.
  * Prefixes are templates: `{host}` stands for the short hostname.
  */
-import type { IntervalSnapshot } from './intervals.js';
+import { EXECUTION_TIMINGS, failureSampleName, OUTCOMES, type Outcome } from '../events.js';
+import type { IntervalSnapshot, LatencySummary } from './intervals.js';
 
 /** The default metric prefix. */
 export const DEFAULT_PREFIX = 'canihaz';
@@ -40,44 +41,35 @@ export function expandPrefix(template: string, hostname: string): string {
   return template.replaceAll('{host}', shortHostname(hostname));
 }
 
-/** The StatsD names for one test. */
-export interface StatsdTestNames {
-  /** Counter: successful executions. */
-  ok: string;
-  /** Counter: failed executions. */
-  failed: string;
-  /** Timer, ms: dispatch → completion of every execution. */
-  latency: string;
-  /** Timer, ms: scheduled tick → dispatch of every execution. */
-  lag: string;
-  /** Counter: ticks dropped because the test was at its concurrency cap. */
-  dropped: string;
-  /** Counter: ticks that did not fit the window after a late start. */
-  missed: string;
-  /** Counter: executions cut short by a stop. */
-  aborted: string;
+/** A dot-separated name with every segment made safe (`metricSegment`). */
+function safePath(name: string): string {
+  return name.split('.').map(metricSegment).join('.');
+}
+
+/**
+ * The path of one of a test's figures under an expanded prefix, for every sink: `canihaz.home.ok`,
+ * `canihaz.home.failed.timeout`, `canihaz.web-1.home.latency.p99`, `canihaz.home.step.login`.
+ */
+export function testMetricName(prefix: string, test: string, name: string): string {
+  return `${prefix}.${metricSegment(test)}.${safePath(name)}`;
+}
+
+/** The path of an agent-level counter, e.g. `canihaz.agent.skipped` (StatsD) or `canihaz.web-1.agent.skipped` (Graphite). */
+export function agentMetricName(prefix: string, name: string): string {
+  return `${prefix}.agent.${metricSegment(name)}`;
+}
+
+/** One test's built-in StatsD names (outcome counters, execution timings, failure reasons), derived from the vocabulary. */
+export type StatsdTestNames = Record<Outcome | (typeof EXECUTION_TIMINGS)[number], string> & {
   /** Counter: failed executions with a given reason. */
   failedReason(reason: string): string;
-}
+};
 
 /** Builds the StatsD names of `test` under an expanded prefix. */
 export function statsdTestNames(prefix: string, test: string): StatsdTestNames {
-  const base = `${prefix}.${metricSegment(test)}`;
-  return {
-    ok: `${base}.ok`,
-    failed: `${base}.failed`,
-    latency: `${base}.latency`,
-    lag: `${base}.lag`,
-    dropped: `${base}.dropped`,
-    missed: `${base}.missed`,
-    aborted: `${base}.aborted`,
-    failedReason: (reason) => `${base}.failed.${metricSegment(reason || 'unknown')}`,
-  };
-}
-
-/** The StatsD counter of an agent-level event, e.g. `canihaz.agent.skipped`. */
-export function statsdAgentName(prefix: string, name: string): string {
-  return `${prefix}.agent.${metricSegment(name)}`;
+  const name = (sample: string) => testMetricName(prefix, test, sample);
+  const names = Object.fromEntries([...OUTCOMES, ...EXECUTION_TIMINGS].map((k) => [k, name(k)])) as Record<Outcome | (typeof EXECUTION_TIMINGS)[number], string>;
+  return { ...names, failedReason: (reason) => name(failureSampleName(reason)) };
 }
 
 /** One Graphite value, before a timestamp is attached. */
@@ -86,34 +78,25 @@ export interface GraphitePoint {
   value: number;
 }
 
+/** The figures of a distribution, in the order they are sent. */
+const DISTRIBUTION: readonly (keyof LatencySummary)[] = ['mean', 'p50', 'p90', 'p99', 'max'];
+
 /**
- * The Graphite points for one test's interval under an expanded prefix: `count` (ok + failed), `ok`,
- * `failed`, `dropped`, `missed`, `aborted`, and, only when `count > 0`, `latency.{mean,p50,p90,p99,max}` in ms.
+ * The Graphite points for one test's interval under an expanded prefix: `count` (ok + failed), every
+ * outcome (OUTCOMES), and, only when `count > 0`, `latency.{mean,p50,p90,p99,max}` in ms; then the
+ * results' own samples (a counter's sum, a gauge's last value, a timing's distribution).
  */
 export function graphiteIntervalPoints(prefix: string, snapshot: IntervalSnapshot): GraphitePoint[] {
-  const base = `${prefix}.${metricSegment(snapshot.test)}`;
+  const at = (name: string) => testMetricName(prefix, snapshot.test, name);
   const points: GraphitePoint[] = [
-    { path: `${base}.count`, value: snapshot.count },
-    { path: `${base}.ok`, value: snapshot.ok },
-    { path: `${base}.failed`, value: snapshot.failed },
-    { path: `${base}.dropped`, value: snapshot.dropped },
-    { path: `${base}.missed`, value: snapshot.missed },
-    { path: `${base}.aborted`, value: snapshot.aborted },
+    { path: at('count'), value: snapshot.count },
+    ...OUTCOMES.map((o) => ({ path: at(o), value: snapshot[o] })),
   ];
-  const latency = snapshot.latency;
-  if (snapshot.count > 0 && latency) {
-    points.push(
-      { path: `${base}.latency.mean`, value: latency.mean },
-      { path: `${base}.latency.p50`, value: latency.p50 },
-      { path: `${base}.latency.p90`, value: latency.p90 },
-      { path: `${base}.latency.p99`, value: latency.p99 },
-      { path: `${base}.latency.max`, value: latency.max },
-    );
+  const distribution = (name: string, d: LatencySummary) => DISTRIBUTION.map((f) => ({ path: at(`${name}.${f}`), value: d[f] }));
+  if (snapshot.count > 0 && snapshot.latency) points.push(...distribution('latency', snapshot.latency));
+  for (const s of snapshot.samples ?? []) {
+    if (s.kind === 'timing') points.push(...distribution(s.name, s.summary));
+    else points.push({ path: at(s.name), value: s.value });
   }
   return points;
-}
-
-/** The Graphite path of an agent-level counter, e.g. `canihaz.web-1.agent.skipped`. */
-export function graphiteAgentPath(prefix: string, name: string): string {
-  return `${prefix}.agent.${metricSegment(name)}`;
 }

@@ -12,12 +12,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
-import { destinationKey, type Destination } from '../config/destination.js';
+import { destinationKey, type Destination } from './destination.js';
 import { fdLimitCode, limitHit } from '../limits.js';
 import type { Logger } from '../log.js';
-import { statsdAgentName, statsdTestNames, type StatsdTestNames } from './names.js';
+import { agentMetricName, testMetricName } from './names.js';
 import { createHostResolver, type HostResolver } from '../net/resolve.js';
-import type { AgentCounter, MetricEvent, MetricSink } from './sink.js';
+import { eventSamples, type AgentCounter, type MetricEvent, type Sample } from '../events.js';
+import type { MetricSink } from './sink.js';
 
 /** Largest packet, bytes: one UDP datagram fits a 1500-byte MTU. */
 export const STATSD_MAX_BUFFER_BYTES = 1400;
@@ -100,7 +101,8 @@ class StatsdSinkImpl implements StatsdSink {
   #resolver: HostResolver;
   #ownResolver: boolean;
   #maxPendingBytes: number;
-  #names = new Map<string, StatsdTestNames>();
+  /** Per test, the full StatsD name of each sample name seen. */
+  #names = new Map<string, Map<string, string>>();
 
   /** Lines of the packet being built. */
   #current: string[] = [];
@@ -167,28 +169,7 @@ class StatsdSinkImpl implements StatsdSink {
   record(event: MetricEvent): void {
     if (this.#stopped) return;
     try {
-      const names = this.#namesOf(event.test);
-      switch (event.kind) {
-        case 'execution':
-          if (event.ok) {
-            this.#add(`${names.ok}:1|c`);
-          } else {
-            this.#add(`${names.failed}:1|c`);
-            this.#add(`${names.failedReason(event.reason ?? 'unknown')}:1|c`);
-          }
-          this.#add(`${names.latency}:${roundMs(event.latencyMs)}|ms`);
-          this.#add(`${names.lag}:${roundMs(event.lagMs)}|ms`);
-          break;
-        case 'dropped':
-          this.#add(`${names.dropped}:1|c`);
-          break;
-        case 'missed':
-          if (event.count > 0) this.#add(`${names.missed}:${event.count}|c`);
-          break;
-        case 'aborted':
-          this.#add(`${names.aborted}:1|c`);
-          break;
-      }
+      for (const sample of eventSamples(event)) this.#add(`${this.#nameOf(event.test, sample.name)}:${formatValue(sample)}`);
     } catch (err) {
       this.#warnError(err);
     }
@@ -197,7 +178,7 @@ class StatsdSinkImpl implements StatsdSink {
   recordAgent(counter: AgentCounter): void {
     if (this.#stopped || counter.value === 0) return;
     try {
-      this.#add(`${statsdAgentName(this.#prefix, counter.name)}:${counter.value}|c`);
+      this.#add(`${agentMetricName(this.#prefix, counter.name)}:${counter.value}|c`);
     } catch (err) {
       this.#warnError(err);
     }
@@ -266,13 +247,18 @@ class StatsdSinkImpl implements StatsdSink {
     }
   }
 
-  #namesOf(test: string): StatsdTestNames {
+  #nameOf(test: string, sample: string): string {
     let names = this.#names.get(test);
     if (!names) {
-      names = statsdTestNames(this.#prefix, test);
+      names = new Map();
       this.#names.set(test, names);
     }
-    return names;
+    let name = names.get(sample);
+    if (name === undefined) {
+      name = testMetricName(this.#prefix, test, sample);
+      names.set(sample, name);
+    }
+    return name;
   }
 
   /** Adds one line to the packet being built, sending the packet first when the line would not fit. */
@@ -572,6 +558,12 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | und
   const result = await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
   clearTimeout(timer);
   return result;
+}
+
+/** A sample's value and StatsD type: `1|c`, `12.345|ms`, `3|g`. */
+function formatValue(sample: Sample): string {
+  if (sample.kind === 'timing') return `${roundMs(sample.value)}|ms`;
+  return `${sample.value}|${sample.kind === 'counter' ? 'c' : 'g'}`;
 }
 
 /** Rounds to the microsecond, which keeps lines short without losing precision that matters. */

@@ -1,28 +1,4 @@
-import type { z } from 'zod';
-
-/**
- * Why an execution failed. Probes may add their own lower-case `[a-z0-9_]` reasons; these are
- * the shared ones. `aborted` is set by the scheduler (stop file, signal) and is never a failure.
- */
-export type FailureReason =
-  | 'timeout'
-  | 'refused'
-  | 'reset'
-  | 'dns'
-  | 'tls'
-  | 'aborted'
-  | 'other'
-  | `status_${number}`
-  | (string & {});
-
-/** The outcome of one execution: data, never an exception. */
-export interface ProbeResult {
-  ok: boolean;
-  /** Milliseconds from dispatch to completion (or to the failure). */
-  latencyMs: number;
-  /** Set when `ok` is false. */
-  reason?: FailureReason;
-}
+import type { ProbeResult } from '../events.js';
 
 /** One configured test's way of executing once; created once per test, reused for every tick. */
 export interface Probe {
@@ -69,6 +45,3 @@ export interface ParamIssue {
   field: string;
   message: string;
 }
-
-/** Helper for probe types built on a zod schema over single-valued keys (see http.ts for use). */
-export type ZodIssueList = z.core.$ZodIssue[];

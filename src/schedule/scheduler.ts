@@ -1,11 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
-import type { TestSpec } from '../config/tests-file.js';
+import type { MetricEvent, ProbeResult } from '../events.js';
 import type { Logger } from '../log.js';
-import type { MetricEvent } from '../metrics/sink.js';
-import { createHistogram, type Histogram } from '../metrics/histogram.js';
-import type { Probe, ProbeResult } from '../probes/probe.js';
-import { phaseFor, planTicks, type Plan } from './plan.js';
+import { phaseFor, planTicks, type Plan, type PlanInput } from './plan.js';
 
 /**
  * A tick due just before the window end may wake just after it (timer granularity); it still fires
@@ -33,68 +30,71 @@ interface Execution {
   settle(result: ProbeResult): void;
 }
 
+/**
+ * One thing to run at a frequency: what the scheduler knows of a test. The scheduler owns every job
+ * object handed to `apply` and calls its `close` exactly once.
+ */
+export interface Job {
+  /** Changes whenever anything about how the job runs changes; a job re-applied under the same name and key is left running. */
+  readonly key: string;
+  /** Unique among the jobs applied together; names every event (the test name). */
+  readonly name: string;
+  /** Executions per minute; 0 means paused. */
+  readonly frequency: number;
+  /** Most executions of this job in flight at once; a tick beyond it is dropped and counted. */
+  readonly concurrency: number;
+  /** How long `execute` may take by its own timeout, ms; one still open HUNG_GRACE_MS later is settled as a timeout. */
+  readonly timeoutMs: number;
+  /** Runs one execution; must resolve (never reject) and honour `signal`, which aborts on a stop. */
+  execute(signal: AbortSignal): Promise<ProbeResult>;
+  /**
+   * Releases what the job holds, once the scheduler is done with it (removed, replaced, the window
+   * ended, or not taken) and none of its executions is in flight.
+   */
+  close?(): Promise<void>;
+}
+
+/** Plans one job's ticks in a window (see plan.ts: `planTicks`). */
+export type Planner = (input: PlanInput) => Plan;
+
 /** What the scheduler needs from the run around it. */
-export interface SchedulerOptions {
+export interface SchedulerOptions<J extends Job = Job> {
   clock: Clock;
   logger: Logger;
-  /** Host name that seeds each test's phase. */
+  /** Host name that seeds each job's phase. */
   hostname: string;
-  /** False puts every test on phase 0, so every host fires in step (for testing fleet alignment). Default true. */
+  /** False puts every job on phase 0, so every host fires in step (for testing fleet alignment). Default true. */
   phase?: boolean;
-  /** The window the run owns, on the clock's monotonic scale: [start, end). */
-  window: { start: number; end: number };
-  /** Receives every event of every test; must not block. */
-  emit(spec: TestSpec, event: MetricEvent): void;
-  /** Most executions in flight across all tests (agent-wide); a tick beyond it is dropped. Default: no cap. */
+  /** The window the run owns, in wall-clock epoch ms: [startWall, endWall). Paced on the monotonic clock from here on. */
+  window: { startWall: number; endWall: number };
+  /** Plans each job's ticks. Default `planTicks`. */
+  planner?: Planner;
+  /** Receives every event of every job; must not block. */
+  emit(job: J, event: MetricEvent): void;
+  /** Most executions in flight across all jobs (agent-wide); a tick beyond it is dropped. Default: no cap. */
   maxInflight?: number;
-  /** A probe made (and prepared) ahead for this spec, if any; otherwise the scheduler creates one. */
-  probeFor?: (spec: TestSpec) => Probe | undefined;
 }
 
-/** What happened to one test's ticks in a window. */
-export interface TestCounts {
-  /** Ticks the window owed the test (after live changes). */
-  requested: number;
-  started: number;
-  ok: number;
-  failed: number;
-  dropped: number;
-  missed: number;
-  aborted: number;
-}
-
-/** End-of-run figures for one test. */
-export interface TestSummary extends TestCounts {
-  name: string;
-  p50: number;
-  p99: number;
-}
-
-/** Drives every test's plan on the clock: open model, drop-and-count, live re-planning. */
-export interface Scheduler {
+/** Drives every job's plan on the clock: open model, drop-and-count, live re-planning. It counts nothing: sinks do. */
+export interface Scheduler<J extends Job = Job> {
   /**
-   * Makes the running set of tests equal to `specs`: new tests start, removed tests stop scheduling
-   * (their in-flight executions finish), changed tests re-plan their remaining ticks from now.
+   * Makes the running set of jobs equal to `jobs`: new jobs start, removed jobs stop scheduling
+   * (their in-flight executions finish), changed jobs re-plan their remaining ticks from now.
    * `catchUp` is true only for the config read at start-up.
    */
-  apply(specs: readonly TestSpec[], options: { catchUp: boolean }): void;
+  apply(jobs: readonly J[], options: { catchUp: boolean }): void;
   /** Ends scheduling now and aborts every execution in flight (stop file, signal). */
   abort(): void;
-  /** Lives the window, then resolves once no execution is in flight. */
+  /** Lives the window, then resolves once no execution is in flight and every job is closed. */
   run(): Promise<void>;
-  /** Executions in flight right now, across all tests. */
+  /** Executions in flight right now, across all jobs. */
   readonly inflight: number;
-  /** Per-test figures so far, in the order tests first appeared. */
-  summaries(): TestSummary[];
-}
-
-interface Stats extends TestCounts {
-  latency: Histogram;
 }
 
 /** Creates a scheduler for one window. */
-export function createScheduler(options: SchedulerOptions): Scheduler {
-  const { clock, logger, window } = options;
+export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Scheduler<J> {
+  const { clock, logger } = options;
+  const planner = options.planner ?? planTicks;
   const maxInflight = options.maxInflight ?? Infinity;
   // A tick's wall time is its monotonic time read through the wall clock as it is when the tick fires,
   // not through an offset fixed at start: when the wall clock is stepped during a run (NTP, an
@@ -107,14 +107,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (Math.abs(offset - wallOffset) > WALL_STEP_MS) wallOffset = offset;
     return mono + wallOffset;
   };
-  const stats = new Map<string, Stats>();
+  // The window on the monotonic clock, converted once: pacing never reads the wall clock again.
+  const window = { start: options.window.startWall - wallOffset, end: options.window.endWall - wallOffset };
   const runners = new Map<string, Runner>();
+  /** Every job handed to `apply`, so each is closed once whether it ran, was replaced or was not taken. */
+  const owned = new WeakSet<J>();
   const draining = new Set<Promise<void>>();
   const abortAll = new AbortController();
-  // Every test's loop and every execution in flight listens on this one signal (thousands at once
-  // with many tests); each removes its listener when done, so the count is bounded, not a leak.
+  // Every job's loop and every execution in flight listens on this one signal (thousands at once
+  // with many jobs); each removes its listener when done, so the count is bounded, not a leak.
   setMaxListeners(0, abortAll.signal);
-  /** Executions in flight, for the sweep that settles a probe which ignores its own timeout. */
+  /** Executions in flight, for the sweep that settles a job which ignores its own timeout. */
   const pending = new Set<Execution>();
   /** Runners whose loop has not ended; abortAll stops each. */
   const looping = new Set<{ stop(): void }>();
@@ -123,7 +126,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }, { once: true });
   let inflight = 0;
 
-  /** Settles, as timeouts, executions still open HUNG_GRACE_MS past their probe's own timeout. */
+  /** Settles, as timeouts, executions still open HUNG_GRACE_MS past their job's own timeout. */
   const sweepHung = async (until: AbortSignal) => {
     while (!until.aborted) {
       await clock.sleepUntil(clock.now() + HUNG_SWEEP_MS, until);
@@ -136,32 +139,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   };
 
-  const statsFor = (name: string): Stats => {
-    let s = stats.get(name);
-    if (!s) {
-      s = { requested: 0, started: 0, ok: 0, failed: 0, dropped: 0, missed: 0, aborted: 0, latency: createHistogram() };
-      stats.set(name, s);
-    }
-    return s;
+  const closeJob = async (job: J) => {
+    await job.close?.().catch((err: unknown) => logger.warn('probe close failed', { test: job.name, error: String(err) }));
   };
 
-  /** One test's loop over one plan. Replaced (not mutated) when the test changes. */
+  /** One job's loop over one plan. Replaced (not mutated) when the job changes. */
   class Runner {
-    readonly spec: TestSpec;
+    readonly job: J;
     readonly #plan: Plan;
-    readonly #probe: Probe;
-    readonly #stats: Stats;
     readonly #stopLoop = new AbortController();
     #inflight = 0;
     #onIdle: (() => void) | undefined;
     readonly finished: Promise<void>;
 
-    constructor(spec: TestSpec, plan: Plan, probe: Probe) {
-      this.spec = spec;
+    constructor(job: J, plan: Plan) {
+      this.job = job;
       this.#plan = plan;
-      this.#probe = probe;
-      this.#stats = statsFor(spec.name);
-      this.#stats.requested += plan.requested;
+      options.emit(job, { kind: 'planned', test: job.name, tickWallMs: toWall(clock.now()), ticks: plan.requested });
       if (plan.missed > 0) this.#missed(plan.missed, clock.now());
       if (abortAll.signal.aborted) this.#stopLoop.abort();
       looping.add(this);
@@ -173,14 +167,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
 
     #missed(count: number, at: number): void {
-      this.#stats.missed += count;
-      options.emit(this.spec, { kind: 'missed', test: this.spec.name, tickWallMs: toWall(at), count });
+      options.emit(this.job, { kind: 'missed', test: this.job.name, tickWallMs: toWall(at), count });
     }
 
     async #loop(): Promise<void> {
       const plan = this.#plan;
       // Aborted by stop() and, through `looping`, by abortAll: one controller per loop, not an
-      // AbortSignal.any per loop, which costs tens of ms at start with thousands of tests.
+      // AbortSignal.any per loop, which costs tens of ms at start with thousands of jobs.
       const signal = this.#stopLoop.signal;
       let i = 0;
       while (i < plan.count && !signal.aborted) {
@@ -195,37 +188,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         while (i < plan.count && plan.tickAt(i) <= now) this.#fire(plan.tickAt(i++));
       }
       looping.delete(this);
-      // Ticks the window ended before (a stalled event loop) are missed; a stopped test's are not owed.
+      // Ticks the window ended before (a stalled event loop) are missed; a stopped job's are not owed.
       if (i < plan.count && !signal.aborted) {
         this.#missed(plan.count - i, Math.min(clock.now(), window.end));
       } else if (i < plan.count) {
-        this.#stats.requested -= plan.count - i;
+        options.emit(this.job, { kind: 'planned', test: this.job.name, tickWallMs: toWall(clock.now()), ticks: -(plan.count - i) });
       }
     }
 
     #fire(tick: number): void {
-      const spec = this.spec;
+      const job = this.job;
       const tickWallMs = toWall(tick);
-      if (this.#inflight >= spec.concurrency || inflight >= maxInflight) {
-        this.#stats.dropped++;
-        options.emit(spec, { kind: 'dropped', test: spec.name, tickWallMs });
+      if (this.#inflight >= job.concurrency || inflight >= maxInflight) {
+        options.emit(job, { kind: 'dropped', test: job.name, tickWallMs });
         return;
       }
       const dispatched = clock.now();
       const lagMs = Math.max(0, dispatched - tick);
       this.#inflight++;
       inflight++;
-      this.#stats.started++;
       let result: Promise<ProbeResult>;
       try {
-        result = this.#probe.execute(abortAll.signal);
+        result = job.execute(abortAll.signal);
       } catch (err) {
         result = Promise.reject(err);
       }
       const execution: Execution = {
-        test: spec.name,
+        test: job.name,
         dispatched,
-        deadline: dispatched + spec.timeoutMs + HUNG_GRACE_MS,
+        deadline: dispatched + job.timeoutMs + HUNG_GRACE_MS,
         settle: (r) => {
           if (!pending.delete(execution)) return;
           this.#settled(r, tickWallMs, lagMs);
@@ -234,31 +225,28 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       pending.add(execution);
       result
         .catch((err: unknown): ProbeResult => {
-          logger.error('probe threw (a bug: probes must return results)', { test: spec.name, error: String(err) });
+          logger.error('probe threw (a bug: probes must return results)', { test: job.name, error: String(err) });
           return { ok: false, latencyMs: clock.now() - dispatched, reason: 'other' };
         })
         .then(execution.settle);
     }
 
     #settled(r: ProbeResult, tickWallMs: number, lagMs: number): void {
-      const spec = this.spec;
+      const job = this.job;
       this.#inflight--;
       inflight--;
       if (r.reason === 'aborted') {
-        this.#stats.aborted++;
-        options.emit(spec, { kind: 'aborted', test: spec.name, tickWallMs, latencyMs: r.latencyMs });
+        options.emit(job, { kind: 'aborted', test: job.name, tickWallMs, latencyMs: r.latencyMs });
       } else {
-        if (r.ok) this.#stats.ok++;
-        else this.#stats.failed++;
-        this.#stats.latency.record(r.latencyMs);
-        options.emit(spec, {
+        options.emit(job, {
           kind: 'execution',
-          test: spec.name,
+          test: job.name,
           tickWallMs,
           ok: r.ok,
           ...(r.ok ? {} : { reason: r.reason ?? 'other' }),
           latencyMs: r.latencyMs,
           lagMs,
+          ...(r.samples && r.samples.length > 0 ? { samples: r.samples } : {}),
         });
       }
       if (this.#inflight === 0) this.#onIdle?.();
@@ -266,74 +254,70 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
     async #close(): Promise<void> {
       if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
-      await this.#probe.close().catch((err: unknown) => logger.warn('probe close failed', { test: this.spec.name, error: String(err) }));
+      await closeJob(this.job);
     }
   }
 
-  const drain = (runner: Runner) => {
-    const p = runner.finished.finally(() => draining.delete(p));
+  const drain = (promise: Promise<void>) => {
+    const p = promise.finally(() => draining.delete(p));
     draining.add(p);
   };
   const retire = (runner: Runner) => {
     runner.stop();
-    drain(runner);
+    drain(runner.finished);
   };
 
-  /** The probe of a test about to start, or undefined (logged) when it cannot be created. */
-  const probeOf = (spec: TestSpec): Probe | undefined => {
-    try {
-      return options.probeFor?.(spec) ?? spec.probeType.create(spec.options);
-    } catch (err) {
-      logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
-      return undefined;
-    }
-  };
-
-  /** Plans a test from `from` and starts its loop. */
-  const start = (spec: TestSpec, probe: Probe, from: number, catchUp: boolean) => {
-    const periodMs = spec.frequency > 0 ? 60_000 / spec.frequency : Infinity;
-    const plan = planTicks({
+  /** Plans a job from `from` and starts its loop. */
+  const start = (job: J, from: number, catchUp: boolean) => {
+    const periodMs = job.frequency > 0 ? 60_000 / job.frequency : Infinity;
+    const plan = planner({
       windowStart: window.start,
       windowEnd: window.end,
-      frequency: spec.frequency,
-      phaseMs: options.phase === false ? 0 : phaseFor(options.hostname, spec.name, periodMs),
+      frequency: job.frequency,
+      phaseMs: options.phase === false ? 0 : phaseFor(options.hostname, job.name, periodMs),
       from,
       catchUp,
     });
-    runners.set(spec.name, new Runner(spec, plan, probe));
-    logger.debug('test scheduled', { test: spec.name, frequency: spec.frequency, ticks: plan.count, missed: plan.missed });
+    runners.set(job.name, new Runner(job, plan));
+    logger.debug('test scheduled', { test: job.name, frequency: job.frequency, ticks: plan.count, missed: plan.missed });
   };
 
   let closed = false;
   let appliedOnce = false;
   return {
-    apply(specs, { catchUp }) {
-      if (closed) return;
-      const wanted = new Map(specs.map((s) => [s.name, s]));
+    apply(jobs, { catchUp }) {
+      // Jobs seen for the first time are ours to close: those not taken (the window is over, or an
+      // unchanged job of the same name keeps running) are closed at once.
+      const fresh = new Set(jobs.filter((job) => !owned.has(job)));
+      for (const job of fresh) owned.add(job);
+      const notTaken = (job: J) => drain(closeJob(job));
+      if (closed) {
+        fresh.forEach(notTaken);
+        return;
+      }
+      const wanted = new Map(jobs.map((j) => [j.name, j]));
       const changed = new Set<string>();
       for (const [name, runner] of runners) {
         const next = wanted.get(name);
-        if (!next || next.fingerprint !== runner.spec.fingerprint) {
+        if (!next || next.key !== runner.job.key) {
           runners.delete(name);
           retire(runner);
           if (next) changed.add(name);
           logger.info(next ? 'test changed' : 'test removed', { test: name });
         }
       }
-      // Probes first, then one `from` for every new test: creating thousands of probes takes tens of
-      // ms, and plans made before it would owe ticks that could only fire, late, after it.
-      const added: [TestSpec, Probe][] = [];
-      for (const spec of specs) {
-        if (runners.has(spec.name)) continue;
-        const probe = probeOf(spec);
-        if (probe) added.push([spec, probe]);
-      }
+      // One `from` for every new job: plans made one by one would each start a little later.
       const from = Math.max(clock.now(), window.start);
-      for (const [spec, probe] of added) {
-        start(spec, probe, from, catchUp);
+      for (const job of jobs) {
+        const running = runners.get(job.name);
+        if (running) {
+          if (running.job !== job && fresh.has(job)) notTaken(job);
+          continue;
+        }
+        start(job, from, catchUp);
         // The first apply is the run's start (its `run started` line counts the tests); after it, a
         // new test is a config change, said like a changed or removed one.
-        if (appliedOnce && !changed.has(spec.name)) logger.info('test added', { test: spec.name, frequency: spec.frequency });
+        if (appliedOnce && !changed.has(job.name)) logger.info('test added', { test: job.name, frequency: job.frequency });
       }
       appliedOnce = true;
     },
@@ -347,7 +331,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       closed = true;
       // Every loop ends by itself after its last tick (all before the window end); then its
       // executions in flight finish or time out.
-      for (const runner of runners.values()) drain(runner);
+      for (const runner of runners.values()) drain(runner.finished);
       runners.clear();
       while (draining.size > 0) await Promise.all([...draining]);
       sweeping.abort();
@@ -355,14 +339,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     get inflight() {
       return inflight;
-    },
-    summaries() {
-      return [...stats].map(([name, { latency, ...counts }]) => ({
-        name,
-        ...counts,
-        p50: latency.percentile(50),
-        p99: latency.percentile(99),
-      }));
     },
   };
 }

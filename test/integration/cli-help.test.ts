@@ -235,6 +235,20 @@ describe('errors: one line, `canihaz: <subject>: <reason>`, usage errors pointin
     expect(r.stdout).toBe('');
   });
 
+  it('every bad value at once: --lifetime is checked with the settings, not after them', async () => {
+    const home = await agentHome();
+    await home.writeConfig('');
+    const r = await runCli(['check', ...home.args, '--lifetime', '0', '--max-inflight', '0'], { env: { CANIHAZ_PHASE: 'maybe' } });
+    expectUsageError(r, '--lifetime', 'canihaz check --help');
+    expect(r.stderr.trim().split('\n').map((l) => l.split(':')[1]!.trim())).toEqual(['--lifetime', '--max-inflight', 'CANIHAZ_PHASE']);
+  });
+
+  it('an empty --settings= is a bad value like an empty --config=, not a file named ""', async () => {
+    const r = await runCli(['check', '--config', '/nonexistent/tests.conf', '--settings=']);
+    expect(r.stderr).toBe('canihaz: --settings: must not be empty (see "canihaz check --help")\n');
+    expect(r.code).toBe(64);
+  });
+
   it('an unknown option is refused even with --help', async () => {
     expectUsageError(await runCli(['check', '--help', '--lock-dirr', '/x']), '--lock-dirr', 'canihaz check --help');
   });

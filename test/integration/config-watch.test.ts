@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import { isConfigFileName } from '../../src/config/load-tests.js';
 import { watchConfig, type ConfigWatch } from '../../src/control/watch.js';
 import { waitFor } from '../support/cli.js';
 
@@ -14,7 +15,7 @@ afterEach(async () => {
 
 async function watching(path: string, pollMs = 1_000) {
   const calls: number[] = [];
-  open.push(await watchConfig({ path, logger: silentLogger, pollMs, onChange: () => calls.push(performance.now()) }));
+  open.push(await watchConfig({ path, isConfigFile: isConfigFileName, logger: silentLogger, pollMs, onChange: () => calls.push(performance.now()) }));
   return calls;
 }
 

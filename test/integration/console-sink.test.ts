@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { createConsoleSink, formatAgentLines, formatIntervalLine } from '../../src/metrics/console.js';
-import type { MetricEvent, MetricSink } from '../../src/metrics/sink.js';
+import type { MetricEvent } from '../../src/events.js';
+import type { MetricSink } from '../../src/metrics/sink.js';
 import { waitUntil } from '../support/listeners.js';
 
 const INTERVAL_MS = 200;

@@ -61,7 +61,7 @@ async function startDaemon(mode: 'sleep' | 'crash' | 'stubborn', stopTimeoutMs: 
   });
   children.push(child);
   const logs: LogLine[] = [];
-  createInterface({ input: child.stderr! }).on('line', (text) => {
+  createInterface({ input: child.stderr }).on('line', (text) => {
     if (text.startsWith('{')) logs.push(JSON.parse(text) as LogLine);
     else process.stderr.write(`[daemon] ${text}\n`);
   });

@@ -102,7 +102,7 @@ describe('Puppet module deploy/puppet/canihaz', () => {
 
   it('has the class, the test define and the freeze class', () => {
     expect(manifests.map((f) => relative(MODULE, f))).toEqual(['manifests/freeze.pp', 'manifests/init.pp', 'manifests/test.pp']);
-    expect(JSON.parse(readFileSync(join(MODULE, 'metadata.json'), 'utf8')).name).toBe('canihaz-canihaz');
+    expect((JSON.parse(readFileSync(join(MODULE, 'metadata.json'), 'utf8')) as { name: unknown }).name).toBe('canihaz-canihaz');
   });
 
   itWith(['puppet'], 'every manifest passes puppet parser validate, and a broken one does not', () => {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { createGraphiteSink, type GraphiteSink, type GraphiteSinkOptions } from '../../src/metrics/graphite.js';
-import type { MetricEvent } from '../../src/metrics/sink.js';
+import type { MetricEvent } from '../../src/events.js';
 import { freePort, startGraphite, waitUntil, type GraphiteListener } from '../support/listeners.js';
 
 /** Short intervals keep the tests fast; events use ticks on whole seconds so intervals never share a timestamp. */

@@ -44,11 +44,11 @@ function tempDir(): string {
 function startHolder(dir: string, ...args: string[]): Holder {
   const child = spawn(process.execPath, [HOLDER, dir, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
-  child.stdin!.on('error', () => {}); // EPIPE when it has already exited
+  child.stdin.on('error', () => {}); // EPIPE when it has already exited
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const queue: Line[] = [];
   const waiters: ((l: Line) => void)[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  createInterface({ input: child.stdout }).on('line', (text) => {
     const line = JSON.parse(text) as Line;
     const w = waiters.shift();
     if (w) w(line);
@@ -68,7 +68,7 @@ function startHolder(dir: string, ...args: string[]): Holder {
       });
     },
     async close() {
-      child.stdin!.end();
+      child.stdin.end();
       await exited;
     },
   };

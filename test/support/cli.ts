@@ -80,8 +80,8 @@ export function spawnCli(args: string[], options: SpawnCliOptions = {}): CliProc
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 90_000);
   const done = new Promise<CliResult>((resolve) => {
     child.on('close', (code, signal) => {

@@ -78,7 +78,7 @@ async function build(arch?: string, level?: string): Promise<string> {
     });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`building the .deb failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`building the .deb failed: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
   return deb;
 }

@@ -1,4 +1,5 @@
-import type { Probe, ProbeResult, ProbeType } from '../../src/probes/probe.js';
+import type { ProbeResult } from '../../src/events.js';
+import type { Probe, ProbeType } from '../../src/probes/probe.js';
 
 /** Options of the `fake` probe type used by unit tests: `ms` (latency), `fail` (a reason), `timeout` (ms, default 1000). */
 export interface FakeOptions {

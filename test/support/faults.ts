@@ -8,7 +8,7 @@
  *   (not killed by the harness) within `ms` of being spawned or of the stop it was given.
  */
 import { expect } from 'vitest';
-import type { TestCounts } from '../../src/schedule/scheduler.js';
+import { TEST_COUNTS, type TestCounts } from '../../src/events.js';
 import type { CliResult } from './cli.js';
 
 /** One test's end-of-run figures, as the summary line gives them. */
@@ -16,7 +16,7 @@ export interface Book extends TestCounts {
   test: string;
 }
 
-const BOOK_KEYS = ['requested', 'started', 'ok', 'failed', 'dropped', 'missed', 'aborted'] as const satisfies readonly (keyof TestCounts)[];
+const BOOK_KEYS = TEST_COUNTS;
 
 /** Parses one logfmt line into its fields (quoted values unquoted). */
 export function parseLogfmt(line: string): Record<string, string> {

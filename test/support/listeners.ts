@@ -256,14 +256,14 @@ class StatsdState {
   listener(host: string, port: number, close: () => Promise<void>): StatsdListener {
     const lines = this.lines;
     const linesOf = (name: string) => lines.filter((l) => l.name === name);
-    const state = this;
+    const packets = () => this.packets;
     return {
       host,
       port,
       lines,
       malformed: this.malformed,
       get packets() {
-        return state.packets;
+        return packets();
       },
       linesOf,
       sum: (name) => linesOf(name).reduce((acc, l) => acc + l.value, 0),

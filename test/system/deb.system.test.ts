@@ -104,7 +104,7 @@ function takeLock(): Promise<ChildProcess> {
     const child = spawn('flock', [LOCK, '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`flock ${LOCK} exited ${code} before taking the lock`)));
-    child.stdout!.once('data', () => resolve(child));
+    child.stdout.once('data', () => resolve(child));
   });
 }
 

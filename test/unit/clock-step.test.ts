@@ -6,13 +6,13 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { parseTestsText } from '../../src/config/tests-file.js';
 import { silentLogger } from '../../src/log.js';
-import { createIntervalAggregator, createIntervalFlusher } from '../../src/metrics/intervals.js';
-import type { MetricEvent } from '../../src/metrics/sink.js';
+import { createIntervalFlusher } from '../../src/metrics/interval-flusher.js';
+import { createIntervalAggregator } from '../../src/metrics/intervals.js';
+import type { MetricEvent } from '../../src/events.js';
+import { createSummaryBooks } from '../../src/metrics/summary.js';
 import { createScheduler, WALL_STEP_MS } from '../../src/schedule/scheduler.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { fakeProbeType } from '../support/fake-probe.js';
 
 const HOUR = 3_600_000;
 const I = 10_000;
@@ -40,25 +40,32 @@ class SteppableClock implements Clock {
 async function runThroughSteps(steps: [number, number] = [+HOUR, -2 * HOUR]) {
   const clock = new SteppableClock();
   const dispatchedMono: number[] = [];
-  const type = fakeProbeType({
-    onExecute: async () => {
-      dispatchedMono.push(clock.now());
-      return { ok: true, latencyMs: 1 };
-    },
-  });
-  const { specs, errors } = parseTestsText('steady|fake|600|none', 't.conf', { lookupProbeType: () => type });
-  expect(errors).toEqual([]);
   const start = clock.now();
   const startWall = clock.wallNow();
   const events: MetricEvent[] = [];
+  const books = createSummaryBooks();
   const scheduler = createScheduler({
     clock,
     logger: silentLogger,
     hostname: 'host-a',
-    window: { start, end: start + 30_000 },
-    emit: (_spec, e) => events.push(e),
+    window: { startWall, endWall: startWall + 30_000 },
+    emit: (_job, e) => {
+      events.push(e);
+      books.record(e);
+    },
   });
-  scheduler.apply(specs, { catchUp: true });
+  const steady = {
+    key: 'steady',
+    name: 'steady',
+    frequency: 600,
+    concurrency: 100,
+    timeoutMs: 1_000,
+    execute: async () => {
+      dispatchedMono.push(clock.now());
+      return { ok: true, latencyMs: 1 };
+    },
+  };
+  scheduler.apply([steady], { catchUp: true });
   const done = scheduler.run();
   await clock.mono.advance(10_000);
   clock.step(steps[0]);
@@ -66,7 +73,7 @@ async function runThroughSteps(steps: [number, number] = [+HOUR, -2 * HOUR]) {
   clock.step(steps[1]);
   await clock.mono.advance(10_000);
   await done;
-  return { start, startWall, dispatchedMono, events, summary: scheduler.summaries()[0]! };
+  return { start, startWall, dispatchedMono, events, summary: books.summaries()[0]! };
 }
 
 describe('the wall clock stepped during a run', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { classifyHttpError, httpProbeType, type HttpProbeOptions } from '../../src/probes/http.js';
+import { httpProbeType } from '../../src/probes/http.js';
+import type { HttpProbeOptions } from '../../src/probes/http-params.js';
+import { classifyNetError } from '../../src/probes/net-errors.js';
 import type { ParamIssue } from '../../src/probes/probe.js';
 
 /** Builds a ProbeParams map from `key=value` pairs, repeated keys collecting every value. */
@@ -174,7 +176,7 @@ describe('http probe type', () => {
   });
 });
 
-describe('classifyHttpError', () => {
+describe('classifyNetError', () => {
   const coded = (code: string, extra: object = {}) => Object.assign(new Error(code), { code }, extra);
   it.each<[string, unknown, string]>([
     ['undici connect timeout', coded('UND_ERR_CONNECT_TIMEOUT'), 'timeout'],
@@ -197,6 +199,6 @@ describe('classifyHttpError', () => {
     ['anything else', new Error('boom'), 'other'],
     ['not an error at all', 'boom', 'other'],
   ])('%s → %s', (_name, err, reason) => {
-    expect(classifyHttpError(err)).toBe(reason);
+    expect(classifyNetError(err)).toBe(reason);
   });
 });

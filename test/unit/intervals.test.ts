@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { createIntervalAggregator, createIntervalFlusher, type IntervalSnapshot } from '../../src/metrics/intervals.js';
-import type { MetricEvent } from '../../src/metrics/sink.js';
+import { createIntervalFlusher } from '../../src/metrics/interval-flusher.js';
+import { createIntervalAggregator, type IntervalSnapshot } from '../../src/metrics/intervals.js';
+import type { MetricEvent } from '../../src/events.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
 const I = 10_000;

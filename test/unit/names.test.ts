@@ -4,12 +4,11 @@ import {
   DEFAULT_PREFIX,
   defaultGraphitePrefix,
   defaultStatsdPrefix,
+  agentMetricName,
   expandPrefix,
-  graphiteAgentPath,
   graphiteIntervalPoints,
   metricSegment,
   shortHostname,
-  statsdAgentName,
   statsdTestNames,
 } from '../../src/metrics/names.js';
 
@@ -73,7 +72,7 @@ describe('statsd names', () => {
     ['dropped', n.dropped, 'canihaz.home.dropped'],
     ['missed', n.missed, 'canihaz.home.missed'],
     ['aborted', n.aborted, 'canihaz.home.aborted'],
-    ['agent', statsdAgentName('canihaz', 'skipped'), 'canihaz.agent.skipped'],
+    ['agent', agentMetricName('canihaz', 'skipped'), 'canihaz.agent.skipped'],
     ['under a host prefix', statsdTestNames('cap.web-1', 'login').ok, 'cap.web-1.login.ok'],
   ])('%s → %s', (_what, actual, expected) => {
     expect(actual).toBe(expected);
@@ -128,6 +127,6 @@ describe('graphite points', () => {
   });
 
   it('names agent counters under the prefix', () => {
-    expect(graphiteAgentPath('canihaz.web-1', 'skipped')).toBe('canihaz.web-1.agent.skipped');
+    expect(agentMetricName('canihaz.web-1', 'skipped')).toBe('canihaz.web-1.agent.skipped');
   });
 });

@@ -11,6 +11,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSettingsText, SETTING_KEYS } from '../../src/config/settings.js';
 import { formatLineError, parseTestsText, type LineError, type TestSpec } from '../../src/config/tests-file.js';
+import { builtinProbeRegistry } from '../../src/probes/registry.js';
+
+const PROBE_TYPES = builtinProbeRegistry();
 import {
   badSettingLineArb,
   badTestLineArb,
@@ -45,7 +48,7 @@ const UNCAPPED = { maxTotalRate: Number.MAX_SAFE_INTEGER };
 
 function parseTests(lines: string[], separator = '\n', options = UNCAPPED) {
   linesFed += lines.length;
-  return parseTestsText(lines.join(separator), FILE, options);
+  return parseTestsText(lines.join(separator), FILE, { ...options, probeTypes: PROBE_TYPES });
 }
 
 function parseSettings(lines: string[]) {
@@ -114,7 +117,7 @@ describe('parseTestsText under random input (fast-check)', () => {
         const text = chunks.join(sep);
         const lineCount = text.split(/\r\n|\r|\n/).length;
         linesFed += lineCount;
-        const { specs, errors } = parseTestsText(text, FILE);
+        const { specs, errors } = parseTestsText(text, FILE, { probeTypes: PROBE_TYPES });
         for (const e of errors) expectWellFormed(e, FILE, lineCount);
         for (const e of errors) expectNoRawControl(formatLineError(e));
         for (const s of specs) expect(s.line).toBeLessThanOrEqual(lineCount);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { SETTINGS } from '../../src/config/settings-table.js';
 import { phaseFor, planTicks, windowFor, type PlanInput } from '../../src/schedule/plan.js';
+
+/** The settings table's default `max_frequency`: the highest rate a test may ask for unless raised. */
+const MAX_FREQUENCY = Number(SETTINGS.max_frequency.default);
 
 const W = { windowStart: 0, windowEnd: 60_000 };
 const ticks = (input: PlanInput) => {
@@ -128,10 +132,46 @@ describe('planTicks', () => {
     }
   });
 
-  it('is exact at max frequency with fractional periods', () => {
+  it('is exact with fractional periods (7/min: the last tick must not land on the window end)', () => {
     const p = planTicks({ ...W, frequency: 7, phaseMs: 0, from: 0, catchUp: true });
     expect(p.count).toBe(7);
     expect(p.tickAt(6)).toBeCloseTo(6 * (60_000 / 7), 9);
+  });
+
+  it(`is exact at the default max frequency (max_frequency = ${MAX_FREQUENCY}/min: one tick per ms)`, () => {
+    expect(MAX_FREQUENCY).toBe(60_000);
+    const p = planTicks({ ...W, frequency: MAX_FREQUENCY, phaseMs: 0, from: 0, catchUp: true });
+    expect({ count: p.count, missed: p.missed, requested: p.requested, periodMs: p.periodMs }).toEqual({ count: 60_000, missed: 0, requested: 60_000, periodMs: 1 });
+    // Every tick on its own millisecond, computed (not accumulated), none at the window end.
+    for (let i = 0; i < p.count; i++) if (p.tickAt(i) !== i) expect(p.tickAt(i), `tick ${i}`).toBe(i);
+  });
+
+  it.each([
+    // phase, from, catchUp → count, missed, first, last (ms), smallest gap (ms)
+    { phase: 0.999, from: 0, catchUp: true, count: 60_000, missed: 0, first: 0.999, last: 59_999.999, gap: 1 },
+    // 30 s late: 30 000 behind, 30 s left at 2 per ms: exactly room for all of them, on the half grid.
+    { phase: 0.25, from: 30_000, catchUp: true, count: 60_000, missed: 0, first: 30_000.25, last: 59_999.75, gap: 0.5 },
+    // 45 s late: 15 s at 2 per ms = 30 000 delivered, 30 000 missed.
+    { phase: 0.25, from: 45_000, catchUp: true, count: 30_000, missed: 30_000, first: 45_000.25, last: 59_999.75, gap: 0.5 },
+    { phase: 0.25, from: 45_000.1, catchUp: true, count: 30_000, missed: 30_000, first: 45_000.25, last: 59_999.75, gap: 0.5 },
+    // Added mid-window: its share of the rest, no burst.
+    { phase: 0.7, from: 45_000, catchUp: false, count: 15_000, missed: 0, first: 45_000.7, last: 59_999.7, gap: 1 },
+  ])('at max frequency, phase=$phase from=$from catchUp=$catchUp → $count ticks, $missed missed', ({ phase, from, catchUp, count, missed, first, last, gap }) => {
+    const p = planTicks({ ...W, frequency: MAX_FREQUENCY, phaseMs: phase, from, catchUp });
+    expect({ count: p.count, missed: p.missed }).toEqual({ count, missed });
+    expect(p.tickAt(0)).toBeCloseTo(first, 9);
+    expect(p.tickAt(p.count - 1)).toBeCloseTo(last, 9);
+    expect(p.tickAt(p.count)).toBeGreaterThanOrEqual(60_000);
+    let smallest = Infinity;
+    for (let i = 1; i < p.count; i++) smallest = Math.min(smallest, p.tickAt(i) - p.tickAt(i - 1));
+    expect(smallest).toBeCloseTo(gap, 9);
+  });
+
+  it('is exact just below max frequency, where the period is fractional (59 999/min)', () => {
+    const p = planTicks({ ...W, frequency: MAX_FREQUENCY - 1, phaseMs: 0.5, from: 0, catchUp: true });
+    expect(p.count).toBe(MAX_FREQUENCY - 1);
+    expect(p.tickAt(p.count - 1)).toBeCloseTo(0.5 + (MAX_FREQUENCY - 2) * (60_000 / (MAX_FREQUENCY - 1)), 6);
+    expect(p.tickAt(p.count - 1)).toBeLessThan(60_000);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeChar, quotePrefix, quoteValue, redactSecrets, redactUrl } from '../../src/config/redact.js';
+import { describeChar, quotePrefix, quoteValue, redactSecrets, redactUrl } from '../../src/redact.js';
 
 describe('redactUrl: userinfo, query values and fragments are masked, valid or not', () => {
   it.each([

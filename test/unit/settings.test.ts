@@ -1,9 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdtemp, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, parseSettingsText, readSettingsFile, resolveSettings, settingsFromEnv, SETTING_KEYS } from '../../src/config/settings.js';
+import { DEFAULT_SETTINGS, parseSettingsText, resolveSettings, settingsFromEnv, SETTING_KEYS } from '../../src/config/settings.js';
 import { formatLineError } from '../../src/config/tests-file.js';
 
 describe('parseSettingsText', () => {
@@ -55,53 +51,9 @@ describe('parseSettingsText: secrets and line ends', () => {
   });
 });
 
-describe('readSettingsFile: refuses what is not a regular file, never blocking', () => {
-  const dir = () => mkdtemp(join(tmpdir(), 'canihaz-settings-'));
-
-  it('a FIFO as the settings file is refused at once', async () => {
-    const d = await dir();
-    const fifo = join(d, 'canihaz.conf');
-    execFileSync('mkfifo', [fifo]);
-    expect(await readSettingsFile(fifo, false)).toEqual({ status: 'unreadable', message: `${fifo}: is a FIFO (named pipe), not a regular file; refused` });
-  });
-
-  it('a symlink loop is refused, a missing default file is fine, a missing named file is not', async () => {
-    const d = await dir();
-    await symlink(join(d, 'b'), join(d, 'a'));
-    await symlink(join(d, 'a'), join(d, 'b'));
-    expect(await readSettingsFile(join(d, 'a'), false)).toMatchObject({ status: 'unreadable', message: expect.stringContaining('symlink loop') });
-    expect(await readSettingsFile(join(d, 'none'), false)).toEqual({ status: 'missing' });
-    expect(await readSettingsFile(join(d, 'none'), true)).toEqual({ status: 'unreadable', message: `${join(d, 'none')}: no such file` });
-  });
-
-  it('strict_modes: a settings file writable by group or others is refused unless strictModes is off', async () => {
-    const d = await dir();
-    const file = join(d, 'canihaz.conf');
-    await writeFile(file, 'prefix = x\n');
-    await chmod(file, 0o644);
-    expect(await readSettingsFile(file, true)).toMatchObject({ status: 'ok', raw: { prefix: 'x' } });
-    await chmod(file, 0o664);
-    expect(await readSettingsFile(file, true)).toEqual({
-      status: 'unreadable',
-      message: `${file}: is writable by group (mode 0664); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`,
-    });
-    await chmod(file, 0o646);
-    expect(await readSettingsFile(file, true)).toMatchObject({ status: 'unreadable', message: expect.stringContaining('writable by others (mode 0646)') });
-    expect(await readSettingsFile(file, true, { strictModes: false })).toMatchObject({ status: 'ok', raw: { prefix: 'x' } });
-  });
-
-  it.skipIf(process.geteuid?.() !== 0)('strict_modes: a settings file owned by another user is refused (run as root)', async () => {
-    const d = await dir();
-    const file = join(d, 'canihaz.conf');
-    await writeFile(file, 'prefix = x\n', { mode: 0o644 });
-    await chown(file, 65534, 65534);
-    expect(await readSettingsFile(file, true)).toMatchObject({ status: 'unreadable', message: expect.stringContaining('is owned by uid 65534, not by root or by the user running canihaz') });
-  });
-});
-
 describe('resolveSettings', () => {
   it('uses the defaults when nothing is set', () => {
-    const r = resolveSettings([], '/etc/canihaz/canihaz.conf');
+    const r = resolveSettings([]);
     expect(r).toEqual({ ok: true, settings: DEFAULT_SETTINGS });
   });
 
@@ -112,20 +64,19 @@ describe('resolveSettings', () => {
         { source: 'environment', raw: settingsFromEnv({ CANIHAZ_STOP_FILE: '/env-stop', CANIHAZ_LOCK_DIR: '/env-lock' }) },
         { source: 'flags', raw: { lock_dir: '/flag-lock' } },
       ],
-      'f',
     );
     expect(r.ok && [r.settings.config, r.settings.stopFile, r.settings.lockDir]).toEqual(['/file', '/env-stop', '/flag-lock']);
   });
 
   it('derives both prefixes from `prefix`, unless each is set', () => {
-    const one = resolveSettings([{ source: 'f', raw: { prefix: 'lt' } }], 'f');
+    const one = resolveSettings([{ source: 'f', raw: { prefix: 'lt' } }]);
     expect(one.ok && [one.settings.statsdPrefix, one.settings.graphitePrefix]).toEqual(['lt', 'lt.{host}']);
-    const both = resolveSettings([{ source: 'f', raw: { prefix: 'lt', statsd_prefix: 's', graphite_prefix: 'g.{host}.x' } }], 'f');
+    const both = resolveSettings([{ source: 'f', raw: { prefix: 'lt', statsd_prefix: 's', graphite_prefix: 'g.{host}.x' } }]);
     expect(both.ok && [both.settings.statsdPrefix, both.settings.graphitePrefix]).toEqual(['s', 'g.{host}.x']);
   });
 
   it('sets the destinations the bare words statsd and graphite mean', () => {
-    const r = resolveSettings([{ source: 'f', raw: { statsd: '[::1]:9125', graphite: 'graphite.internal:2013' } }], 'f');
+    const r = resolveSettings([{ source: 'f', raw: { statsd: '[::1]:9125', graphite: 'graphite.internal:2013' } }]);
     expect(r.ok && r.settings.destinationDefaults).toEqual({
       statsd: { host: '::1', port: 9125 },
       graphite: { host: 'graphite.internal', port: 2013 },
@@ -133,13 +84,13 @@ describe('resolveSettings', () => {
   });
 
   it('reads max_total_rate and strict_modes', () => {
-    const r = resolveSettings([{ source: 'f', raw: { max_total_rate: '1200', strict_modes: 'off' } }], 'f');
+    const r = resolveSettings([{ source: 'f', raw: { max_total_rate: '1200', strict_modes: 'off' } }]);
     expect(r.ok && [r.settings.maxTotalRate, r.settings.strictModes]).toEqual([1200, false]);
     expect([DEFAULT_SETTINGS.maxTotalRate, DEFAULT_SETTINGS.strictModes]).toEqual([600_000, true]);
   });
 
   it('names where a bad value came from', () => {
-    const r = resolveSettings([{ source: 'environment', raw: { max_frequency: 'x' } }], 'f');
+    const r = resolveSettings([{ source: 'environment', raw: { max_frequency: 'x' } }]);
     expect(r).toEqual({ ok: false, problems: [{ source: 'environment', field: 'max_frequency', message: 'expected a whole number, got "x"' }] });
   });
 });

@@ -3,11 +3,14 @@ import { mkdtemp, mkdir, writeFile, chmod, chown, symlink } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createParseState, formatLineError, loadTests, parseTestsText } from '../../src/config/tests-file.js';
+import { loadTests } from '../../src/config/load-tests.js';
+import { createParseState, formatLineError, parseTestsText } from '../../src/config/tests-file.js';
+import { httpProbeType } from '../../src/probes/http.js';
+import { createProbeRegistry } from '../../src/probes/registry.js';
 import { fakeProbeType } from '../support/fake-probe.js';
 
 const fake = fakeProbeType();
-const opts = { lookupProbeType: (n: string) => (n === 'fake' ? fake : undefined) };
+const opts = { probeTypes: createProbeRegistry([fake, httpProbeType]) };
 const parse = (text: string, maxFrequency?: number) =>
   parseTestsText(text, 'tests.conf', { ...opts, ...(maxFrequency ? { maxFrequency } : {}) });
 const errs = (text: string, maxFrequency?: number) => parse(text, maxFrequency).errors.map(formatLineError);
@@ -62,7 +65,7 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     [`${'x'.repeat(65)}|fake|1|none`, [`tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "${'x'.repeat(65)}"`]],
     ['agent|fake|1|none', ['tests.conf:1: name: "agent" is reserved (its metrics would collide with <prefix>.agent.*); choose another name']],
     ['a|fake|1', ['tests.conf:1: line: expected at least 4 fields test_name|test_type|test_frequency|metrics_destination, got 3']],
-    ['a|nope|1|none', ['tests.conf:1: type: unknown test type "nope"; known types: http']],
+    ['a|nope|1|none', ['tests.conf:1: type: unknown test type "nope"; known types: fake, http']],
     ['a|fake|1|udp', [
       'tests.conf:1: destination: unknown destination "udp"; expected statsd, graphite, console, none, statsd://host:port, statsd+tcp://host:port or graphite://host:port',
     ]],
@@ -85,7 +88,7 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     ['a b|nope|x|none', [
       'tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "a b"',
       'tests.conf:1: frequency: expected a whole number of executions per minute, got "x"',
-      'tests.conf:1: type: unknown test type "nope"; known types: http',
+      'tests.conf:1: type: unknown test type "nope"; known types: fake, http',
     ]],
   ])('%s', (line, expected) => {
     expect(errs(line)).toEqual(expected);
@@ -124,7 +127,7 @@ describe('parseTestsText: bad lines are reported with file, line and field', () 
     expect(errs('a|fake|6\u0001\u001b[2J0|none')).toEqual(['tests.conf:1: frequency: expected a whole number of executions per minute, got "6\\u0001\\u001b[2J0"']);
     const huge = 'x'.repeat(1_000_000);
     const out = errs(`a|${huge}|1|none`);
-    expect(out).toEqual([`tests.conf:1: type: unknown test type "${'x'.repeat(80)}…" (999920 more characters); known types: http`]);
+    expect(out).toEqual([`tests.conf:1: type: unknown test type "${'x'.repeat(80)}…" (999920 more characters); known types: fake, http`]);
     expect(errs(`${'n'.repeat(200)}|fake|1|none`)).toEqual([
       `tests.conf:1: name: expected 1-64 characters from A-Z a-z 0-9 _ -, got "${'n'.repeat(80)}…" (120 more characters)`,
     ]);
@@ -313,5 +316,20 @@ describe('loadTests: strict_modes (like sshd StrictModes)', () => {
       message: `${file}: is owned by uid 65534, not by root or by the user running canihaz (uid 0); refused (strict_modes)`,
     });
     expect((await loadTests(file, { ...opts, strictModes: false })).specs).toHaveLength(1);
+  });
+});
+
+describe('parseTestsText: the probe registry is the one passed in', () => {
+  it('names the known types of the registry actually used, and finds no type outside it', () => {
+    const onlyFake = { probeTypes: createProbeRegistry([fake]) };
+    expect(parseTestsText('a|http|1|none|url=http://h/', 't.conf', onlyFake).errors.map(formatLineError)).toEqual([
+      't.conf:1: type: unknown test type "http"; known types: fake',
+    ]);
+    expect(parseTestsText('a|fake|1|none', 't.conf', onlyFake).specs.map((s) => s.probeType)).toEqual([fake]);
+  });
+
+  it('refuses a malformed or repeated type name (a bug)', () => {
+    expect(() => createProbeRegistry([fake, fake])).toThrow('Probe type "fake" is already registered');
+    expect(() => createProbeRegistry([{ ...fake, name: 'Bad Name' }])).toThrow('Expected probe type name to match');
   });
 });

@@ -1,5 +1,10 @@
+/**
+ * Where metrics go: the `metrics_destination` field's syntax (`statsd`, `statsd+tcp://host:port`,
+ * `graphite://host:port`, `console`, `none`), owned here beside the sinks it names, and one stable
+ * key per destination so tests naming the same place share one sink.
+ */
 import { isIPv6 } from 'node:net';
-import { quoteValue, redactUrl } from './redact.js';
+import { quoteValue, redactUrl } from '../redact.js';
 
 /** A place metrics go, as parsed from a config line's `metrics_destination` field. */
 export type Destination =

@@ -1,0 +1,91 @@
+/**
+ * Tests as the scheduler runs them: each test's probe, created and prepared here — the one place,
+ * for the tests read at start-up and for those a reload adds or changes.
+ */
+import type { TestSpec } from '../config/tests-file.js';
+import type { Logger } from '../log.js';
+import type { Job } from '../schedule/scheduler.js';
+
+/** A test as a job: its spec's figures, its probe's `execute` and `close`. */
+export interface TestJob extends Job {
+  readonly spec: TestSpec;
+}
+
+export interface TestJobsOptions {
+  logger: Logger;
+  /** How long warming probe types and preparing new probes may take, ms; past it the jobs are returned as they are. */
+  deadlineMs: number;
+  /** Jobs running now, by test name: one whose spec has not changed (same fingerprint) is returned as it is. */
+  running?: ReadonlyMap<string, TestJob>;
+}
+
+/**
+ * The jobs of `specs`. Each probe type of a running test warms up (once per process), then each new
+ * job's probe is created and, when its test runs (frequency > 0), prepared (its first connection
+ * opened), so its first ticks land on time; all bounded by `deadlineMs`: a slow or unreachable
+ * target only means its first execution connects as usual. A probe that cannot be created is logged
+ * and its test left out.
+ */
+export async function testJobs(specs: readonly TestSpec[], options: TestJobsOptions): Promise<TestJob[]> {
+  const { logger, running } = options;
+  const gaveUp = deadline(options.deadlineMs);
+  try {
+    const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
+    // A type first seen loads (and warms) before its probes are created: loading a client library
+    // blocks the event loop for tens of ms, and ticks planned before it would all fire at once after.
+    await Promise.race([Promise.all(types.map((t) => t.prepare?.().catch(() => undefined))), gaveUp.promise]);
+    const jobs: TestJob[] = [];
+    const fresh: PreparableJob[] = [];
+    for (const spec of specs) {
+      const current = running?.get(spec.name);
+      if (current && current.key === spec.fingerprint) {
+        jobs.push(current);
+        continue;
+      }
+      const job = createTestJob(spec, logger);
+      if (!job) continue;
+      jobs.push(job);
+      if (spec.frequency > 0) fresh.push(job);
+    }
+    await Promise.race([Promise.all(fresh.map((job) => job.prepare())), gaveUp.promise]);
+    return jobs;
+  } finally {
+    gaveUp.cancel();
+  }
+}
+
+type PreparableJob = TestJob & { prepare(): Promise<void> };
+
+/** A job for `spec` around a new probe, or undefined (logged) when the probe cannot be created. */
+function createTestJob(spec: TestSpec, logger: Logger): PreparableJob | undefined {
+  try {
+    const probe = spec.probeType.create(spec.options);
+    return {
+      spec,
+      key: spec.fingerprint,
+      name: spec.name,
+      frequency: spec.frequency,
+      concurrency: spec.concurrency,
+      timeoutMs: spec.timeoutMs,
+      execute: (signal) => probe.execute(signal),
+      close: () => probe.close(),
+      prepare: async () => {
+        try {
+          await probe.prepare?.();
+        } catch (err) {
+          logger.debug('probe not prepared', { test: spec.name, error: String(err) });
+        }
+      },
+    };
+  } catch (err) {
+    logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
+    return undefined;
+  }
+}
+
+/** A promise that resolves after `ms`, and the way to cancel its timer. */
+function deadline(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
+}

@@ -1,0 +1,127 @@
+/**
+ * The shared vocabulary: what a probe returns, the events every sink receives, and the per-test
+ * counts a run reports. A leaf: imports nothing of ours. An outcome name or a new kind of sample is
+ * spelled here once; the scheduler emits these events, and every sink and `metrics/names.ts` derive
+ * their figures and paths from them.
+ */
+
+/**
+ * Why an execution failed. Probes may add their own lower-case `[a-z0-9_]` reasons; these are
+ * the shared ones. `aborted` is set by the scheduler (stop file, signal) and is never a failure.
+ */
+export type FailureReason =
+  | 'timeout'
+  | 'refused'
+  | 'reset'
+  | 'dns'
+  | 'tls'
+  | 'aborted'
+  | 'other'
+  | `status_${number}`
+  | (string & {});
+
+/** One figure beyond the built-in ones (a custom metric, a step's timing), named under its test. */
+export interface Sample {
+  /** Dot-separated name under the test, e.g. `cart_items` or `step.login`. */
+  name: string;
+  /** `counter` values add up, `timing` values (ms) form a distribution, a `gauge` keeps its last value. */
+  kind: 'counter' | 'timing' | 'gauge';
+  value: number;
+}
+
+/** The outcome of one execution: data, never an exception. */
+export interface ProbeResult {
+  ok: boolean;
+  /** Milliseconds from dispatch to completion (or to the failure). */
+  latencyMs: number;
+  /** Set when `ok` is false. */
+  reason?: FailureReason;
+  /** Extra figures of this execution, reported under the test beside the built-in ones. */
+  samples?: readonly Sample[];
+}
+
+/** What a tick can come to, in the order every sink reports them. */
+export const OUTCOMES = ['ok', 'failed', 'dropped', 'missed', 'aborted'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** The timings every execution carries, in ms: dispatch → completion, and scheduled tick → dispatch. */
+export const EXECUTION_TIMINGS = ['latency', 'lag'] as const;
+
+/** The counter of failures for one reason: `failed.<reason>`, the reason one name segment, `unknown` when empty. */
+export function failureSampleName(reason: string): string {
+  return `failed.${reason.replaceAll('.', '_') || 'unknown'}`;
+}
+
+/** The per-test counts of a run, in the order the end-of-run summary gives them. */
+export const TEST_COUNTS = ['requested', 'started', ...OUTCOMES] as const;
+/** What happened to one test's ticks in a window. */
+export type TestCounts = Record<(typeof TEST_COUNTS)[number], number>;
+
+/**
+ * One thing that happened to a test, as every sink sees it. `tickWallMs` is the wall-clock time of
+ * the scheduled tick the event belongs to: interval-based sinks file it there, not at completion.
+ */
+export type MetricEvent =
+  /**
+   * Ticks the window owes the test: a plan's ticks when it is made (0 for a paused test), or, when
+   * negative, the ticks a stop withdrew before they were due. Counts nothing else.
+   */
+  | { kind: 'planned'; test: string; tickWallMs: number; ticks: number }
+  | {
+      kind: 'execution';
+      test: string;
+      tickWallMs: number;
+      ok: boolean;
+      /** Set when `ok` is false. */
+      reason?: string;
+      /** Dispatch → completion, ms. */
+      latencyMs: number;
+      /** Scheduled tick → dispatch, ms: the generator's own lag. */
+      lagMs: number;
+      /** The result's own extra figures. */
+      samples?: readonly Sample[];
+    }
+  /** A tick not started because the test already had `concurrency` executions in flight. */
+  | { kind: 'dropped'; test: string; tickWallMs: number }
+  /** Ticks that could not fit in the window after a late start (catch-up capped at 2x). */
+  | { kind: 'missed'; test: string; tickWallMs: number; count: number }
+  /** An execution cut short by the stop file or a signal; not a failure. */
+  | { kind: 'aborted'; test: string; tickWallMs: number; latencyMs: number };
+
+/** An agent-level counter that belongs to no test, e.g. `skipped` when every lock slot is busy. */
+export interface AgentCounter {
+  name: string;
+  value: number;
+}
+
+/** The outcome an event counts as, and how many; undefined for a `planned` event. */
+export function outcomeOf(event: MetricEvent): { outcome: Outcome; n: number } | undefined {
+  switch (event.kind) {
+    case 'planned':
+      return undefined;
+    case 'execution':
+      return { outcome: event.ok ? 'ok' : 'failed', n: 1 };
+    case 'missed':
+      return { outcome: 'missed', n: event.count };
+    case 'dropped':
+    case 'aborted':
+      return { outcome: event.kind, n: 1 };
+  }
+}
+
+/**
+ * Every figure one event stands for, in the order a per-event sink (StatsD) sends them: its outcome
+ * counter; for a failure, `failureSampleName(reason)`; for an execution its EXECUTION_TIMINGS, then
+ * the result's own samples.
+ */
+export function eventSamples(event: MetricEvent): Sample[] {
+  const counted = outcomeOf(event);
+  if (!counted || counted.n <= 0) return [];
+  const samples: Sample[] = [{ name: counted.outcome, kind: 'counter', value: counted.n }];
+  if (event.kind !== 'execution') return samples;
+  if (!event.ok) samples.push({ name: failureSampleName(event.reason ?? ''), kind: 'counter', value: 1 });
+  const timings: Record<(typeof EXECUTION_TIMINGS)[number], number> = { latency: event.latencyMs, lag: event.lagMs };
+  for (const name of EXECUTION_TIMINGS) samples.push({ name, kind: 'timing', value: timings[name] });
+  if (event.samples) samples.push(...event.samples);
+  return samples;
+}
