@@ -5,6 +5,27 @@ import { agentHome, cleanups, percentile, runCli, startTarget } from '../support
 
 const cleanup = cleanups();
 
+/**
+ * What a busy 2-core machine can honestly hold. The agent's own lag (planned tick → dispatch) is
+ * deterministic up to the machine's stalls, and a loaded machine stalls a process now and then for
+ * tens, even hundreds, of ms (both cores saturated by two busy loops: lag p50 1–3 ms, max up to
+ * 643 ms, arrivals up to 1 s late). So the bounds are on the bulk (half and three quarters of the
+ * ticks) and on drift, not on the tail: a broken pacer shows there (clumped ticks: late by a good
+ * part of the 50 ms gap; a drifting one: its lag summed over the run), while a stall only delays
+ * the ticks it covers.
+ */
+/** p50, p75, p90 and max of `values`, for messages. */
+const spread = (values: number[]) =>
+  `p50 ${percentile(values, 50).toFixed(1)}, p75 ${percentile(values, 75).toFixed(1)}, p90 ${percentile(values, 90).toFixed(1)}, max ${Math.max(...values).toFixed(1)}`;
+
+const LAG_P50_MS = 10;
+const LAG_P75_MS = 25;
+const ARRIVAL_P50_MS = 10;
+const ARRIVAL_P75_MS = 25;
+const DRIFT_MS = 5;
+/** From the window's end to the exit: flushing to local StatsD and Graphite. */
+const STOP_MS = 1_000;
+
 // The issue's acceptance run: exact counts, even spacing at the server, StatsD and Graphite agreeing.
 describe('pacing (real CLI, real servers)', () => {
   it('paces two tests evenly and reports every execution to StatsD and Graphite', async () => {
@@ -21,20 +42,49 @@ describe('pacing (real CLI, real servers)', () => {
     await home.writeConfig(`fast|http|1200|${dest}|url=${server.url}/fast\nslow|http|600|${dest}|url=${server.url}/slow\n`);
 
     const r = await runCli(['run', ...home.args, '--lifetime', '5']);
+    const exited = performance.now();
     expect(r.stderr).not.toMatch(/level=(warn|error)/);
     expect(r.code).toBe(0);
-    expect(r.durationMs).toBeLessThan(7_000);
+    // The run ends with its 5 s window: from the first request (at most one gap into the window) to
+    // the exit, the window's rest plus a prompt stop, well inside the 2 s flush deadline a stuck stop
+    // would sit out. Node's own start-up is not counted: on a saturated machine it alone took 2 s.
+    const firstToExit = exited - server.hits.get('/fast')![0]!;
+    expect(firstToExit, `exit ${firstToExit.toFixed(0)} ms after the first request`).toBeLessThan(5_000 + STOP_MS);
+    expect(r.durationMs).toBeLessThan(15_000);
 
-    expect(Math.abs(server.count('/fast') - 100)).toBeLessThanOrEqual(1);
-    expect(Math.abs(server.count('/slow') - 50)).toBeLessThanOrEqual(1);
-    // The agent's own lag per tick (scheduled → dispatched), to tell its stalls from the server's.
-    await sd.waitFor(() => sd.countOf('canihaz.fast.lag') === server.count('/fast'));
-    const lags = sd.linesOf('canihaz.fast.lag').map((l) => l.value);
-    for (const [path, gap] of [['/fast', 50], ['/slow', 100]] as const) {
-      const times = server.hits.get(path)!;
-      const deviations = times.slice(1).map((t, i) => Math.abs(t - times[i]! - gap));
-      const worst = deviations.map((d, i) => `#${i + 1}:${d.toFixed(1)}`).filter((_, i) => deviations[i]! > 5);
-      expect(percentile(deviations, 99), `${path} p99 deviation from a ${gap} ms gap; gaps off by > 5 ms: ${worst.join(' ')}; agent max lag ${Math.max(...lags)} ms`).toBeLessThan(10);
+    // The plan is exact (5 s at 1200/min and 600/min), and the agent's account of it too: every planned
+    // tick started and succeeded, none dropped or missed, and the server saw exactly those.
+    expect(r.stderr).toMatch(/level=notice msg=summary test=fast requested=100 started=100 ok=100 failed=0 dropped=0 missed=0 aborted=0/);
+    expect(r.stderr).toMatch(/level=notice msg=summary test=slow requested=50 started=50 ok=50 failed=0 dropped=0 missed=0 aborted=0/);
+    expect(server.count('/fast')).toBe(100);
+    expect(server.count('/slow')).toBe(50);
+
+    for (const [test, gap] of [['fast', 50], ['slow', 100]] as const) {
+      // The generator's pacing as it measures it: each tick's lag from its planned instant to its
+      // dispatch. Typically about 1 ms; a busy machine stalls the odd run of ticks, so the bulk of
+      // them must be on time.
+      await sd.waitFor(() => sd.countOf(`canihaz.${test}.lag`) === server.count(`/${test}`));
+      const lags = sd.linesOf(`canihaz.${test}.lag`).map((l) => l.value);
+      const lagSays = `${test} lag (ms): ${spread(lags)}`;
+      expect(percentile(lags, 50), lagSays).toBeLessThan(LAG_P50_MS);
+      expect(percentile(lags, 75), lagSays).toBeLessThan(LAG_P75_MS);
+
+      // At the server (wall clock, through HTTP on the same loaded machine): arrivals on the planned
+      // grid `first + i·gap`. A stall only ever delays the ticks it covers (the next are planned from
+      // the start, not from the late one), so the grid is the arrivals' lower envelope (their 10th
+      // percentile offset), and each arrival is judged by how late it is against it.
+      const times = server.hits.get(`/${test}`)!;
+      const offsets = times.map((t, i) => t - i * gap);
+      const envelope = (part: number[]) => percentile(part, 10);
+      const late = offsets.map((o) => o - envelope(offsets));
+      const arrivalsSay = `/${test} arrivals later than the ${gap} ms grid (ms): ${spread(late)}; ${lagSays}`;
+      expect(percentile(late, 50), arrivalsSay).toBeLessThan(ARRIVAL_P50_MS);
+      expect(percentile(late, 75), arrivalsSay).toBeLessThan(ARRIVAL_P75_MS);
+      // No drift: the last quarter's envelope sits on the first quarter's (a pacer that slept `gap`
+      // after each tick would be its summed lag late by then).
+      const quarter = Math.floor(times.length / 4);
+      const drift = envelope(offsets.slice(-quarter)) - envelope(offsets.slice(0, quarter));
+      expect(Math.abs(drift), `/${test} drift from the first quarter to the last: ${drift.toFixed(1)} ms; ${arrivalsSay}`).toBeLessThan(DRIFT_MS);
     }
 
     // StatsD: ok counters and a latency timing for every execution; the lag timer beside them.
