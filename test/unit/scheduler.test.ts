@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { MetricEvent, ProbeResult } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { createSummaryBooks } from '../../src/metrics/summary.js';
@@ -27,6 +27,12 @@ function fakeJob(name: string, frequency: number, options: { concurrency?: numbe
   return job;
 }
 
+/** Every scheduler a test made: none may outlive its test, whatever it asserted or threw. */
+const live: { abort(): void }[] = [];
+afterEach(() => {
+  for (const s of live.splice(0)) s.abort();
+});
+
 function setup(options: { windowMs?: number; startOffset?: number; onExecute?: Execute; maxInflight?: number } = {}) {
   const clock = new FakeClock(10_000);
   const job = (name: string, frequency: number, more: Parameters<typeof fakeJob>[2] = {}) =>
@@ -47,6 +53,7 @@ function setup(options: { windowMs?: number; startOffset?: number; onExecute?: E
     },
     ...(options.maxInflight ? { maxInflight: options.maxInflight } : {}),
   });
+  live.push(scheduler);
   const count = (kind: MetricEvent['kind'], test?: string) =>
     events.filter((e) => e.kind === kind && (!test || e.test === test)).reduce((n, e) => n + (e.kind === 'missed' ? e.count : 1), 0);
   return { clock, scheduler, job, events, count, dispatchedAt, summaries: () => books.summaries() };
