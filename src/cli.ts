@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { parseCommandArgs, usageError } from './cli/args.js';
 import { commandHelp, mainHelp } from './cli/help.js';
 import { systemClock } from './clock.js';
 import { formatLineError } from './config/tests-file.js';
+import { onStopSignals } from './control/signals.js';
 import { quoteValue } from './redact.js';
 import { envOf, flagOf, loadSettings, type CommandName, type RawSettings, type Settings, type SettingsProblem } from './config/settings.js';
 import { CanihazError, ExitCode, exitCodeFor } from './errors.js';
@@ -50,6 +50,7 @@ const COMMANDS: Record<CommandName, (given: CommandInput) => Promise<ExitCode>> 
     return daemonCommand({
       runArgs: args,
       logger,
+      clock: systemClock,
       // Test-only: a shorter schedule (e.g. every second) so tests need not wait for minutes.
       ...(process.env.CANIHAZ_DAEMON_SCHEDULE ? { schedule: process.env.CANIHAZ_DAEMON_SCHEDULE } : {}),
     });
@@ -94,8 +95,7 @@ function stopOnSignals(): AbortSignal {
     }
     process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  onStopSignals(onSignal);
   return stop.signal;
 }
 
@@ -178,10 +178,11 @@ const STDIO_DRAIN_POLL_MS = 10;
  * without this loses what is still queued (the last lines of `check`, the run's summary).
  */
 function drainStdio(deadlineMs: number): Promise<void> {
-  const until = performance.now() + deadlineMs;
+  // The system clock, not a command's: this runs after every command has returned, on real time.
+  const until = systemClock.now() + deadlineMs;
   const drained = () => [process.stdout, process.stderr].every((s) => s.destroyed || s.writableLength === 0);
   return new Promise((resolve) => {
-    const poll = () => (drained() || performance.now() >= until ? resolve() : setTimeout(poll, STDIO_DRAIN_POLL_MS));
+    const poll = () => (drained() || systemClock.now() >= until ? resolve() : systemClock.after(STDIO_DRAIN_POLL_MS, poll));
     poll();
   });
 }

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import cron from 'node-cron';
+import { withDeadline, type Clock } from '../clock.js';
+import { onStopSignals } from '../control/signals.js';
 import { CanihazError, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -14,6 +16,8 @@ export interface DaemonOptions {
   /** Arguments forwarded to each `canihaz run` child, e.g. `['--config', '/x']`. */
   runArgs: string[];
   logger: Logger;
+  /** Times the wait for the runs at stop. */
+  clock: Clock;
   /**
    * When to start a run: a node-cron expression (six fields with seconds), in UTC. Default
    * `DEFAULT_DAEMON_SCHEDULE`. Test-only: cli.ts reads `CANIHAZ_DAEMON_SCHEDULE` into this so integration
@@ -27,8 +31,6 @@ export interface DaemonOptions {
   /** Stops the daemon like SIGTERM does (for callers that embed it). */
   signal?: AbortSignal;
 }
-
-const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /**
  * Starts one `canihaz run` child per schedule tick until SIGTERM/SIGINT (or `signal`), then forwards SIGTERM
@@ -103,8 +105,7 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
     stopping = true;
     stopRequested(why);
   };
-  const onSignal = (name: NodeJS.Signals) => requestStop(name);
-  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  const offSignals = onStopSignals((name) => requestStop(name));
   const onAbort = () => requestStop('abort');
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -116,10 +117,7 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
     logger.notice('daemon stopping', { reason: why, running: children.size, timeout_ms: stopTimeoutMs });
     for (const child of children.keys()) child.kill('SIGTERM');
 
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, stopTimeoutMs)));
-    await Promise.race([Promise.all(children.values()), deadline]);
-    clearTimeout(timer);
+    await withDeadline(options.clock, Promise.all(children.values()), stopTimeoutMs);
     if (children.size > 0) {
       logger.warn('runs still alive: killing them', { running: children.size, pids: [...children.keys()].map((c) => c.pid).join(',') });
       for (const child of children.keys()) child.kill('SIGKILL');
@@ -128,7 +126,7 @@ export async function daemonCommand(options: DaemonOptions): Promise<ExitCode> {
     logger.notice('daemon stopped');
     return ExitCode.OK;
   } finally {
-    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+    offSignals();
     options.signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import { withDeadline, type Clock } from '../clock.js';
 import type { Settings } from '../config/settings.js';
 import type { LoadedTests } from '../config/load-tests.js';
 import type { TestSpec } from '../config/tests-file.js';
@@ -107,7 +107,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     const summary = createSummarySink({ logger });
     // Watch for a stop from here on, before set-up: a stop during set-up must not let ticks start.
     let scheduler: Scheduler<TestJob> | undefined;
-    const stopWatch = watchStopFile({ path: settings.stopFile, onStop: () => stop.abort('stop file') });
+    const stopWatch = watchStopFile({ path: settings.stopFile, clock, onStop: () => stop.abort('stop file') });
     const onStop = () => {
       logger.notice('stopping: aborting executions in flight', { reason: String(stop.signal.reason) });
       scheduler?.abort();
@@ -138,6 +138,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       path: settings.config,
       isConfigFile: isConfigFileName,
       logger,
+      clock,
       load,
       signal: stop.signal,
       async reload(loaded) {
@@ -150,7 +151,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
         applied = [...loaded.specs, ...kept];
         // New and changed tests' probes are created and prepared before they are planned.
         const previous = jobsByName;
-        const fresh = await testJobs(loaded.specs, { logger, deadlineMs: RELOAD_WARM_UP_DEADLINE_MS, running: previous });
+        const fresh = await testJobs(loaded.specs, { logger, clock, deadlineMs: RELOAD_WARM_UP_DEADLINE_MS, running: previous });
         const jobs = [...fresh, ...kept.flatMap((s) => previous.get(s.name) ?? [])];
         if (stop.signal.aborted) {
           // Stopping: what was created for this reload never runs.
@@ -168,7 +169,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       const until = options.lifetimeSeconds === undefined ? 'until the minute ends' : 'until the run ends';
       logger[idle.level](`${idle.what}; watching for ${idle.level === 'notice' ? 'one' : 'changes'} ${until}`);
     }
-    const jobs = await testJobs(initial.specs, { logger, deadlineMs: PREPARE_DEADLINE_MS });
+    const jobs = await testJobs(initial.specs, { logger, clock, deadlineMs: PREPARE_DEADLINE_MS });
     const window = minute ?? windowFor(clock.wallNow(), options.lifetimeSeconds);
     const running = createScheduler<TestJob>({
       clock,
@@ -259,16 +260,14 @@ async function reportSkipped(load: () => Promise<LoadedTests>, routerOptions: Si
     router.recordAgent(statsd, { name: 'skipped', value: 1 });
     await router.stop(Math.min(deadline, clock.now() + STOP_FLUSH_DEADLINE_MS));
   })();
-  const outcome = await Promise.race([
-    report.then(
-      () => 'done' as const,
-      (err: unknown) => {
-        logger.warn('could not count agent.skipped', { error: (err as Error)?.message ?? String(err) });
-        return 'done' as const;
-      },
-    ),
-    clock.sleepUntil(deadline, gaveUp.signal).then(() => 'late' as const),
-  ]);
+  const done = report.then(
+    () => 'done' as const,
+    (err: unknown) => {
+      logger.warn('could not count agent.skipped', { error: (err as Error)?.message ?? String(err) });
+      return 'done' as const;
+    },
+  );
+  const outcome = await withDeadline(clock, done, deadline - clock.now(), 'late' as const);
   gaveUp.abort();
   if (outcome === 'late') logger.warn('agent.skipped not counted in time', { deadline_ms: SKIP_REPORT_DEADLINE_MS });
 }

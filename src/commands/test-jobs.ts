@@ -2,6 +2,7 @@
  * Tests as the scheduler runs them: each test's probe, created and prepared here — the one place,
  * for the tests read at start-up and for those a reload adds or changes.
  */
+import { withDeadline, type Clock } from '../clock.js';
 import type { TestSpec } from '../config/tests-file.js';
 import type { Logger } from '../log.js';
 import type { Job } from '../schedule/scheduler.js';
@@ -13,6 +14,8 @@ export interface TestJob extends Job {
 
 export interface TestJobsOptions {
   logger: Logger;
+  /** Times the deadline. */
+  clock: Clock;
   /** How long warming probe types and preparing new probes may take, ms; past it the jobs are returned as they are. */
   deadlineMs: number;
   /** Jobs running now, by test name: one whose spec has not changed (same fingerprint) is returned as it is. */
@@ -27,31 +30,27 @@ export interface TestJobsOptions {
  * and its test left out.
  */
 export async function testJobs(specs: readonly TestSpec[], options: TestJobsOptions): Promise<TestJob[]> {
-  const { logger, running } = options;
-  const gaveUp = deadline(options.deadlineMs);
-  try {
-    const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
-    // A type first seen loads (and warms) before its probes are created: loading a client library
-    // blocks the event loop for tens of ms, and ticks planned before it would all fire at once after.
-    await Promise.race([Promise.all(types.map((t) => t.prepare?.().catch(() => undefined))), gaveUp.promise]);
-    const jobs: TestJob[] = [];
-    const fresh: PreparableJob[] = [];
-    for (const spec of specs) {
-      const current = running?.get(spec.name);
-      if (current && current.key === spec.fingerprint) {
-        jobs.push(current);
-        continue;
-      }
-      const job = createTestJob(spec, logger);
-      if (!job) continue;
-      jobs.push(job);
-      if (spec.frequency > 0) fresh.push(job);
+  const { logger, running, clock } = options;
+  const deadlineMono = clock.now() + options.deadlineMs;
+  const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
+  // A type first seen loads (and warms) before its probes are created: loading a client library
+  // blocks the event loop for tens of ms, and ticks planned before it would all fire at once after.
+  await withDeadline(clock, Promise.all(types.map((t) => t.prepare?.().catch(() => undefined))), deadlineMono - clock.now());
+  const jobs: TestJob[] = [];
+  const fresh: PreparableJob[] = [];
+  for (const spec of specs) {
+    const current = running?.get(spec.name);
+    if (current && current.key === spec.fingerprint) {
+      jobs.push(current);
+      continue;
     }
-    await Promise.race([Promise.all(fresh.map((job) => job.prepare())), gaveUp.promise]);
-    return jobs;
-  } finally {
-    gaveUp.cancel();
+    const job = createTestJob(spec, logger);
+    if (!job) continue;
+    jobs.push(job);
+    if (spec.frequency > 0) fresh.push(job);
   }
+  await withDeadline(clock, Promise.all(fresh.map((job) => job.prepare())), deadlineMono - clock.now());
+  return jobs;
 }
 
 type PreparableJob = TestJob & { prepare(): Promise<void> };
@@ -81,11 +80,4 @@ function createTestJob(spec: TestSpec, logger: Logger): PreparableJob | undefine
     logger.error('could not create probe', { test: spec.name, file: spec.file, line: spec.line, error: String(err) });
     return undefined;
   }
-}
-
-/** A promise that resolves after `ms`, and the way to cancel its timer. */
-function deadline(ms: number): { promise: Promise<void>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return { promise, cancel: () => clearTimeout(timer) };
 }

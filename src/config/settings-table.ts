@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseHostPort } from '../metrics/destination.js';
 import { quoteValue } from '../redact.js';
 import { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE } from './tests-file.js';
+import { digits } from './lines.js';
 import { LOG_LEVELS } from '../log.js';
 import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
 
@@ -51,11 +52,9 @@ const prefix = z
     error: (iss) => `expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got ${quoteValue(String(iss.input))}`,
   });
 const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: (iss) => `expected a whole number, got ${quoteValue(String(iss.input))}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+  digits((input) => `expected a whole number, got ${quoteValue(input)}`).pipe(
+    z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }),
+  );
 /** An `on`/`off` switch, as a boolean. */
 const onOff = z.enum(['on', 'off'], { error: (iss) => `expected on or off, got ${quoteValue(String(iss.input))}` }).transform((v) => v === 'on');
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T, say: string) =>

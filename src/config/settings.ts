@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { DestinationDefaults } from '../metrics/destination.js';
+import { contentLines } from './lines.js';
 import { readConfigFile } from './read-file.js';
 import { quotePrefix } from '../redact.js';
 import { SETTING_KEYS, SETTING_NAMES, SETTING_ROWS, SETTINGS, envOf, type RawSettings, type SettingKey, type SettingName } from './settings-table.js';
@@ -43,36 +44,30 @@ export interface Settings {
 export function parseSettingsText(text: string, file: string): { raw: RawSettings; errors: LineError[] } {
   const raw: RawSettings = {};
   const errors: LineError[] = [];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\r|\n/)
-    .forEach((lineText, index) => {
-      const line = index + 1;
-      const t = lineText.trim();
-      if (t === '' || t.startsWith('#')) return;
-      const eq = t.indexOf('=');
-      if (eq <= 0) {
-        // Echoed only in part: the line may be a host:port with credentials missing its key.
-        errors.push({ file, line, field: 'line', message: `expected key = value, got ${quotePrefix(t)}` });
-        return;
-      }
-      const key = t.slice(0, eq).trim();
-      const value = t.slice(eq + 1).trim();
-      if (!/^[A-Za-z0-9_.-]{1,40}$/.test(key)) {
-        errors.push({ file, line, field: 'line', message: `expected key = value with a key such as statsd, got ${quotePrefix(key)}` });
-        return;
-      }
-      if (!(SETTING_KEYS as readonly string[]).includes(key)) {
-        errors.push({ file, line, field: key, message: `unknown setting; known: ${SETTING_KEYS.join(', ')}` });
-        return;
-      }
-      const one = SETTINGS[key as SettingKey].schema.safeParse(value);
-      if (!one.success) {
-        errors.push({ file, line, field: key, message: one.error.issues[0]?.message ?? 'invalid' });
-        return;
-      }
-      raw[key as SettingKey] = value;
-    });
+  contentLines(text).forEach(({ line, text: t }) => {
+    const eq = t.indexOf('=');
+    if (eq <= 0) {
+      // Echoed only in part: the line may be a host:port with credentials missing its key.
+      errors.push({ file, line, field: 'line', message: `expected key = value, got ${quotePrefix(t)}` });
+      return;
+    }
+    const key = t.slice(0, eq).trim();
+    const value = t.slice(eq + 1).trim();
+    if (!/^[A-Za-z0-9_.-]{1,40}$/.test(key)) {
+      errors.push({ file, line, field: 'line', message: `expected key = value with a key such as statsd, got ${quotePrefix(key)}` });
+      return;
+    }
+    if (!(SETTING_KEYS as readonly string[]).includes(key)) {
+      errors.push({ file, line, field: key, message: `unknown setting; known: ${SETTING_KEYS.join(', ')}` });
+      return;
+    }
+    const one = SETTINGS[key as SettingKey].schema.safeParse(value);
+    if (!one.success) {
+      errors.push({ file, line, field: key, message: one.error.issues[0]?.message ?? 'invalid' });
+      return;
+    }
+    raw[key as SettingKey] = value;
+  });
   return { raw, errors };
 }
 

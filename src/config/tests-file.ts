@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseDestinations, type Destination, type DestinationDefaults } from '../metrics/destination.js';
 import { LINE_KEYS } from '../probes/params.js';
+import { contentLines, digits } from './lines.js';
 import type { ProbeType } from '../probes/probe.js';
 import type { ProbeRegistry } from '../probes/registry.js';
 import { quotePrefix, quoteValue } from '../redact.js';
@@ -87,19 +88,10 @@ const lineSchema = (maxFrequency: number) =>
     name: z
       .string()
       .regex(NAME_RE, { error: (iss) => `expected 1-64 characters from A-Z a-z 0-9 _ -, got ${quoteValue(String(iss.input))}` }),
-    frequency: z
-      .string()
-      .regex(/^\d+$/, { error: (iss) => `expected a whole number of executions per minute, got ${quoteValue(String(iss.input))}` })
-      .transform(Number)
-      .pipe(
-        z
-          .number()
-          .max(maxFrequency, { error: (iss) => `must be at most ${maxFrequency} per minute (max_frequency), got ${String(iss.input)}` }),
-      ),
-    concurrency: z
-      .string()
-      .regex(/^\d+$/, { error: (iss) => `expected a whole number >= 1, got ${quoteValue(String(iss.input))}` })
-      .transform(Number)
+    frequency: digits((input) => `expected a whole number of executions per minute, got ${quoteValue(input)}`).pipe(
+      z.number().max(maxFrequency, { error: (iss) => `must be at most ${maxFrequency} per minute (max_frequency), got ${String(iss.input)}` }),
+    ),
+    concurrency: digits((input) => `expected a whole number >= 1, got ${quoteValue(input)}`)
       .pipe(z.number().int().min(1, { error: 'must be at least 1' }).max(100_000, { error: 'must be at most 100000' }))
       .optional(),
   });
@@ -123,12 +115,7 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
   const schema = lineSchema(maxFrequency);
   const specs: TestSpec[] = [];
   const errors: LineError[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
-
-  lines.forEach((raw, index) => {
-    const line = index + 1;
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
+  contentLines(text).forEach(({ line, text: trimmed }) => {
     const lineErrors: LineError[] = [];
     const fail = (field: string, message: string) => lineErrors.push({ file, line, field, message });
 

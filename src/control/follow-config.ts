@@ -3,6 +3,7 @@
  * watch.ts), the first read once the watch is set up, and re-reads one at a time, each handed on in
  * order. Knows nothing of the config's format: the caller reads it and acts on it.
  */
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { watchConfig } from './watch.js';
 
@@ -13,6 +14,8 @@ export interface FollowConfigOptions<T> {
   /** Which file names in a config directory are part of the config. */
   isConfigFile: (name: string) => boolean;
   logger: Logger;
+  /** Times the watch's debounce and re-check. */
+  clock: Clock;
   /** Reads (and validates) the config; must not throw. */
   load(): Promise<T>;
   /** Takes one re-read config; never called again before the previous call has settled. */
@@ -57,6 +60,7 @@ export async function followConfig<T>(options: FollowConfigOptions<T>): Promise<
     path: options.path,
     isConfigFile: options.isConfigFile,
     logger: options.logger,
+    clock: options.clock,
     onChange,
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),

@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import type { Cancel, Clock } from '../clock.js';
 
 /** How often a running copy also polls for the stop file, in case a file event is missed. */
 export const STOP_FILE_POLL_MS = 100;
@@ -26,13 +27,13 @@ export interface StopFileWatch {
  * Calls `onStop` once when the stop file appears: at once through an inotify watch on its parent
  * directory, and within `intervalMs` through polling when that watch is unavailable or misses it.
  */
-export function watchStopFile(options: { path: string; onStop: () => void; intervalMs?: number }): StopFileWatch {
+export function watchStopFile(options: { path: string; onStop: () => void; clock: Clock; intervalMs?: number }): StopFileWatch {
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Cancel | undefined;
   let watcher: FSWatcher | undefined;
   const close = () => {
     closed = true;
-    if (timer) clearTimeout(timer);
+    timer?.();
     watcher?.close();
   };
   const check = async () => {
@@ -53,7 +54,7 @@ export function watchStopFile(options: { path: string; onStop: () => void; inter
   }
   const poll = async () => {
     await check();
-    if (!closed) timer = setTimeout(poll, options.intervalMs ?? STOP_FILE_POLL_MS);
+    if (!closed) timer = options.clock.after(options.intervalMs ?? STOP_FILE_POLL_MS, () => void poll());
   };
   // Look once at once: the file may have appeared before the directory watch began.
   void poll();

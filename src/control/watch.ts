@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { withDeadline, type Cancel, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 
 /** How long after the last file event the config is re-read (editors and Puppet write in bursts). */
@@ -19,6 +20,8 @@ export interface ConfigWatchOptions {
   /** Called (debounced) whenever the config may have changed. */
   onChange: () => void;
   logger: Logger;
+  /** Times the debounce, the wait for the watch to be ready and the `stat` re-check. */
+  clock: Clock;
   debounceMs?: number;
   pollMs?: number;
 }
@@ -63,19 +66,22 @@ export async function configSignature(path: string, isConfigFile: (name: string)
 export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWatch> {
   const target = resolve(options.path);
   const parent = dirname(target);
+  const { clock } = options;
   const debounceMs = options.debounceMs ?? CONFIG_DEBOUNCE_MS;
   let signature = await configSignature(target, options.isConfigFile);
-  let debounce: NodeJS.Timeout | undefined;
+  let debounce: Cancel | undefined;
   let closed = false;
 
   const fire = () => {
     if (closed) return;
-    if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(async () => {
+    debounce?.();
+    debounce = clock.after(debounceMs, () => {
       debounce = undefined;
-      signature = await configSignature(target, options.isConfigFile);
-      if (!closed) options.onChange();
-    }, debounceMs);
+      void configSignature(target, options.isConfigFile).then((now) => {
+        signature = now;
+        if (!closed) options.onChange();
+      });
+    });
   };
 
   // Relevant: the config path itself, or a config file directly inside it when it is a directory.
@@ -94,31 +100,28 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
     watcher.on('error', (err) => options.logger.debug('config watch error; the 1 s stat check still runs', { error: String(err) }));
     // Events before 'ready' are not seen; wait for it (bounded: the stat check covers a slow scan).
     const ready = watcher;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, READY_TIMEOUT_MS);
-      ready.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await withDeadline(clock, new Promise<void>((resolve) => ready.once('ready', () => resolve())), READY_TIMEOUT_MS);
   } catch (err) {
     options.logger.debug('config watch unavailable; the 1 s stat check still runs', { error: String(err) });
   }
 
-  const poll = setInterval(async () => {
-    const now = await configSignature(target, options.isConfigFile);
-    if (now !== signature && !debounce) {
-      signature = now;
-      if (!closed) options.onChange();
-    }
-  }, options.pollMs ?? CONFIG_POLL_MS);
-  poll.unref();
+  const stopPolling = clock.every(
+    options.pollMs ?? CONFIG_POLL_MS,
+    () =>
+      void configSignature(target, options.isConfigFile).then((now) => {
+        if (now !== signature && !debounce) {
+          signature = now;
+          if (!closed) options.onChange();
+        }
+      }),
+    { unref: true },
+  );
 
   return {
     async close() {
       closed = true;
-      clearInterval(poll);
-      if (debounce) clearTimeout(debounce);
+      stopPolling();
+      debounce?.();
       await watcher?.close().catch(() => undefined);
     },
   };

@@ -2,7 +2,7 @@
  * The interval flusher shared by the Graphite and console sinks: a call at every wall-clock multiple
  * of the interval length, computed afresh at each wake-up so it never drifts.
  */
-import type { Clock } from '../clock.js';
+import type { Cancel, Clock } from '../clock.js';
 
 export interface IntervalFlusherOptions {
   /** Source of wall-clock time; boundaries are computed from it at every wake-up, so they never drift. */
@@ -10,7 +10,7 @@ export interface IntervalFlusherOptions {
   /** Interval length, ms. */
   intervalMs: number;
   /** Called once per wake-up with the latest boundary passed (a multiple of `intervalMs`, epoch ms). Must not throw. */
-  onBoundary(boundaryWallMs: number): void;
+  onBoundary: (boundaryWallMs: number) => void;
 }
 
 /** Calls back at every wall-clock multiple of `intervalMs`, on an unref'd timer. */
@@ -27,12 +27,11 @@ export interface IntervalFlusher {
 export function createIntervalFlusher(options: IntervalFlusherOptions): IntervalFlusher {
   const { clock, onBoundary } = options;
   const intervalMs = positiveInteger('intervalMs', options.intervalMs);
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Cancel | undefined;
   let next = 0;
 
   const schedule = () => {
-    timer = setTimeout(fire, Math.max(0, next - clock.wallNow()));
-    timer.unref();
+    timer = clock.after(Math.max(0, next - clock.wallNow()), fire, { unref: true });
   };
   const fire = () => {
     const now = clock.wallNow();
@@ -60,7 +59,7 @@ export function createIntervalFlusher(options: IntervalFlusherOptions): Interval
       schedule();
     },
     stop() {
-      clearTimeout(timer);
+      timer?.();
       timer = undefined;
     },
   };

@@ -9,16 +9,16 @@
  * server that never reads without bound, silently), and nothing is written to stderr behind the
  * logger's back.
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, withDeadline, type Cancel, type Clock } from '../clock.js';
 import { destinationKey, type Destination } from './destination.js';
-import { fdLimitCode, limitHit } from '../limits.js';
 import type { Logger } from '../log.js';
 import { agentMetricName, testMetricName } from './names.js';
 import { createHostResolver, type HostResolver } from '../net/resolve.js';
 import { eventSamples, type AgentCounter, type MetricEvent, type Sample } from '../events.js';
 import type { MetricSink } from './sink.js';
+import { TcpLink, type TcpLine } from './tcp-link.js';
+import { createErrorWarner, IdleWaiters, STALLED_AFTER_MS, WarnLimiter } from './transport.js';
+import { UdpLink } from './udp-link.js';
 
 /** Largest packet, bytes: one UDP datagram fits a 1500-byte MTU. */
 export const STATSD_MAX_BUFFER_BYTES = 1400;
@@ -29,17 +29,8 @@ export const STATSD_FLUSH_INTERVAL_MS = 200;
  * the socket has not yet handed to the kernel. Beyond it new lines are dropped and counted.
  */
 export const STATSD_MAX_PENDING_BYTES = 1024 * 1024;
-/** Least time between two warnings of one kind, ms. */
-const WARN_EVERY_MS = 10_000;
-/** First and largest wait before resolving or connecting again, ms. */
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5_000;
 /** A TCP connection that lived this long before failing starts the backoff over, ms. */
 const RECONNECT_RESET_AFTER_MS = 10_000;
-/** A TCP connection attempt that has not succeeded by then is abandoned, ms. */
-const CONNECT_TIMEOUT_MS = 5_000;
-/** A TCP socket that has taken nothing for this long means the server is not reading: a stop does not wait for it, ms. */
-const STALLED_AFTER_MS = 1_000;
 
 export interface StatsdSinkOptions {
   /** Where to send. */
@@ -77,20 +68,14 @@ interface Packet {
   lines: number;
 }
 
-/** One TCP connection. */
-interface TcpConnection {
-  socket: net.Socket;
-  open: boolean;
-  createdMono: number;
+/** What StatsD tracks on a TCP connection. */
+interface TcpProgress {
   /** Lines handed to the socket whose write callback has not yet fired, oldest first. */
   unflushed: number[];
-  /** Lines the socket handed to the kernel. */
-  linesWritten: number;
   /** When the socket last handed a write to the kernel, connected, or was given a write while idle (monotonic ms). */
   progressMono: number;
-  /** Set by `stop` when it ends the connection itself. */
-  endedByUs: boolean;
 }
+type TcpConnection = TcpLine & TcpProgress;
 
 class StatsdSinkImpl implements StatsdSink {
   readonly name: string;
@@ -107,38 +92,24 @@ class StatsdSinkImpl implements StatsdSink {
   /** Lines of the packet being built. */
   #current: string[] = [];
   #currentBytes = 0;
-  #flushTimer: NodeJS.Timeout | undefined;
+  #stopFlushing: Cancel | undefined;
   /** Packets waiting for an address, a UDP socket or a TCP connection. */
   #pending: Packet[] = [];
   #pendingBytes = 0;
 
-  #address: string | undefined;
-  #family: 4 | 6 = 4;
-  #resolving = false;
-  /** The UDP socket, once bound (binding it is what fails when the process is out of file descriptors). */
-  #udp: dgram.Socket | undefined;
-  #udpBinding = false;
-  /** UDP sends whose callback has not fired. */
-  #udpInFlight = 0;
-  #tcp: TcpConnection | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #backoffMs = RECONNECT_MIN_MS;
-  #idleWaiters: (() => void)[] = [];
+  #udp: UdpLink;
+  #link: TcpLink<TcpProgress>;
+  /** Idle once nothing waits and nothing is in flight. */
+  #idle = new IdleWaiters(() => this.#pending.length === 0 && this.#udp.inFlight === 0 && (this.#link.line?.unflushed.length ?? 0) === 0);
 
   #started = false;
   /** Set by `stop`: no more events are taken. */
   #stopped = false;
-  /** Set once `stop` has waited for the flush: no more connections. */
-  #closing = false;
-  #unconfirmedLines = 0;
   #unsentAtStop = 0;
-  #lostSinceWarn = 0;
-  #lastLostWarnMono = -Infinity;
   #droppedLines = 0;
   #droppedSinceWarn = 0;
-  #lastDropWarnMono = -Infinity;
-  #lastErrorWarnMono = -Infinity;
-  #suppressedErrors = 0;
+  #dropWarn: WarnLimiter;
+  #warnError: (err: unknown) => void;
 
   constructor(options: StatsdSinkOptions) {
     this.#destination = options.destination;
@@ -152,6 +123,42 @@ class StatsdSinkImpl implements StatsdSink {
       throw new TypeError(`Expected \`maxPendingBytes\` to be an integer of at least ${STATSD_MAX_BUFFER_BYTES}, got ${this.#maxPendingBytes}`);
     }
     this.name = destinationKey(options.destination);
+    this.#dropWarn = new WarnLimiter(this.#clock);
+    this.#warnError = createErrorWarner({
+      clock: this.#clock,
+      logger: this.#logger,
+      message: 'statsd send failed',
+      where: 'statsd socket',
+      destination: this.name,
+      fields: (suppressed) => ({ suppressed: suppressed || undefined }),
+    });
+    this.#udp = new UdpLink({
+      host: options.destination.host,
+      port: options.destination.port,
+      clock: this.#clock,
+      resolver: this.#resolver,
+      maxInFlight: this.#maxPendingBytes / STATSD_MAX_BUFFER_BYTES,
+      warnError: this.#warnError,
+      onReady: () => this.#drain(),
+      onDropped: (lines, reason) => this.#drop(lines, reason, true),
+      onSettled: () => this.#idle.settle(),
+    });
+    this.#link = new TcpLink({
+      host: options.destination.host,
+      port: options.destination.port,
+      clock: this.#clock,
+      logger: this.#logger,
+      resolver: this.#resolver,
+      kind: 'statsd',
+      destination: this.name,
+      warnError: this.#warnError,
+      resetBackoffAfterMs: RECONNECT_RESET_AFTER_MS,
+      extra: () => ({ unflushed: [], progressMono: this.#clock.now() }),
+      onOpen: (tcp) => {
+        tcp.progressMono = this.#clock.now();
+        this.#drain();
+      },
+    });
   }
 
   get droppedLines(): number {
@@ -161,8 +168,7 @@ class StatsdSinkImpl implements StatsdSink {
   async start(): Promise<void> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.#flushTimer = setInterval(() => this.#flush(), STATSD_FLUSH_INTERVAL_MS);
-    this.#flushTimer.unref();
+    this.#stopFlushing = this.#clock.every(STATSD_FLUSH_INTERVAL_MS, () => this.#flush(), { unref: true });
     this.#prepare();
   }
 
@@ -189,48 +195,37 @@ class StatsdSinkImpl implements StatsdSink {
     if (this.#stopped) return;
     this.#stopped = true;
     try {
-      clearInterval(this.#flushTimer);
+      this.#stopFlushing?.();
       this.#flush();
-      if (this.#pending.length > 0 && !this.#resolving && !this.#tcp) {
+      if (this.#pending.length > 0) {
         // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
-        clearTimeout(this.#retryTimer);
-        this.#retryTimer = undefined;
-        this.#backoffMs = RECONNECT_MIN_MS;
-        this.#prepare();
+        if (this.#destination.protocol === 'tcp') this.#link.retryNow();
+        else this.#udp.retryNow();
       }
       // A server that has taken nothing for a while will not take it now: do not wait for it.
-      const tcpNow = this.#tcp;
+      const tcpNow = this.#link.line;
       const stalled = tcpNow?.open === true && tcpNow.unflushed.length > 0 && this.#clock.now() - tcpNow.progressMono >= STALLED_AFTER_MS;
-      if (!stalled) await withDeadline(new Promise<void>((resolve) => this.#whenIdle(resolve)), deadlineMonoMs - this.#clock.now());
-      this.#closing = true;
-      clearTimeout(this.#retryTimer);
+      if (!stalled) await withDeadline(this.#clock, this.#idle.wait(), deadlineMonoMs - this.#clock.now());
+      this.#udp.shutDown();
+      this.#link.shutDown();
       if (this.#ownResolver) this.#resolver.cancel();
-      const tcp = this.#tcp;
-      if (tcp && !tcp.socket.destroyed) {
-        const closed = new Promise<boolean>((resolve) => tcp.socket.once('close', () => resolve(true)));
-        tcp.endedByUs = true;
-        // Graceful when open: FIN after what the socket holds; the server closes its side once it has read it all.
-        const graceful = tcp.open;
-        if (graceful) tcp.socket.end();
-        else tcp.socket.destroy();
-        const confirmed = graceful && (await withDeadline(closed, deadlineMonoMs - this.#clock.now())) === true;
-        tcp.open = false;
-        // Lines the socket never handed to the kernel are lost with it.
-        this.#drop(tcp.unflushed.reduce((a, b) => a + b, 0), 'not sent before the stop deadline', false);
-        tcp.unflushed = [];
-        if (!confirmed) this.#unconfirmedLines += tcp.linesWritten;
-        tcp.linesWritten = 0;
-        tcp.socket.destroy();
-      }
-      this.#udp?.close();
-      this.#udp = undefined;
+      // Graceful when open. Lines the socket never handed to the kernel are lost with it.
+      await this.#link.end(
+        (tcp) => tcp.open,
+        deadlineMonoMs,
+        (tcp) => {
+          this.#drop(tcp.unflushed.reduce((a, b) => a + b, 0), 'not sent before the stop deadline', false);
+          tcp.unflushed = [];
+        },
+      );
+      this.#udp.close();
       this.#drop(this.#pending.reduce((a, p) => a + p.lines, 0), 'not sent before the stop deadline', false);
       this.#pending = [];
       this.#pendingBytes = 0;
-      if (this.#unconfirmedLines > 0) {
+      if (this.#link.unconfirmedLines > 0) {
         this.#logger.warn('statsd lines may not have been delivered: the server did not confirm the close', {
           destination: this.name,
-          lines: this.#unconfirmedLines,
+          lines: this.#link.unconfirmedLines,
         });
       }
       if (this.#droppedLines > 0) {
@@ -239,7 +234,7 @@ class StatsdSinkImpl implements StatsdSink {
           total_dropped: this.#droppedLines,
           not_sent_at_stop: this.#unsentAtStop,
           // The host name never resolved: nothing could have been sent.
-          resolved: this.#address === undefined ? false : undefined,
+          resolved: this.#resolved() ? undefined : false,
         });
       }
     } catch (err) {
@@ -280,11 +275,11 @@ class StatsdSinkImpl implements StatsdSink {
 
   #send(packet: Packet): void {
     if (this.#destination.protocol === 'udp') {
-      if (this.#udp && this.#address !== undefined && this.#pending.length === 0) this.#sendUdp(this.#udp, this.#address, packet);
+      if (this.#udp.ready && this.#pending.length === 0) this.#udp.send(packet.text, packet.lines);
       else this.#hold(packet);
       return;
     }
-    const tcp = this.#tcp;
+    const tcp = this.#link.line;
     if (tcp?.open && this.#pending.length === 0) this.#writeTcp(tcp, packet);
     else this.#hold(packet);
   }
@@ -293,7 +288,7 @@ class StatsdSinkImpl implements StatsdSink {
   #hold(packet: Packet): void {
     const bytes = Buffer.byteLength(packet.text) + 1;
     if (this.#pendingBytes + bytes > this.#maxPendingBytes) {
-      this.#drop(packet.lines, this.#address === undefined ? 'server address not known yet' : 'server not reachable', true);
+      this.#drop(packet.lines, this.#resolved() ? 'server not reachable' : 'server address not known yet', true);
       return;
     }
     this.#pending.push(packet);
@@ -306,29 +301,7 @@ class StatsdSinkImpl implements StatsdSink {
     this.#pending = [];
     this.#pendingBytes = 0;
     for (const packet of waiting) this.#send(packet);
-    this.#settleIdle();
-  }
-
-  #sendUdp(socket: dgram.Socket, address: string, packet: Packet): void {
-    if (this.#udpInFlight * STATSD_MAX_BUFFER_BYTES >= this.#maxPendingBytes) {
-      this.#drop(packet.lines, 'socket busy', true);
-      return;
-    }
-    this.#udpInFlight += 1;
-    try {
-      socket.send(packet.text, this.#destination.port, address, (err) => {
-        this.#udpInFlight -= 1;
-        if (err) {
-          this.#warnError(err);
-          this.#drop(packet.lines, 'send failed', true);
-        }
-        this.#settleIdle();
-      });
-    } catch (err) {
-      this.#udpInFlight -= 1;
-      this.#warnError(err);
-      this.#drop(packet.lines, 'send failed', true);
-    }
+    this.#idle.settle();
   }
 
   /** Writes one packet on an open connection, unless the socket already holds `maxPendingBytes`. */
@@ -354,157 +327,19 @@ class StatsdSinkImpl implements StatsdSink {
         tcp.linesWritten += lines;
         tcp.progressMono = this.#clock.now();
       }
-      this.#settleIdle();
+      this.#idle.settle();
     });
   }
 
-  /** Resolves the host (once; again after a failure), then opens the UDP socket or a TCP connection. */
+  /** True once the host name has resolved. */
+  #resolved(): boolean {
+    return this.#udp.resolved || this.#link.resolved;
+  }
+
+  /** Opens the link of the destination's protocol. */
   #prepare(): void {
-    if (this.#resolving) return;
-    if (this.#address !== undefined) {
-      this.#openTransport();
-      return;
-    }
-    this.#resolving = true;
-    this.#resolver.resolve(this.#destination.host).then(
-      (resolved) => {
-        this.#resolving = false;
-        if (this.#closing) return;
-        if (!resolved.ok) {
-          if (resolved.code !== 'ECANCELLED') {
-            this.#warnError(Object.assign(new Error(`cannot resolve ${this.#destination.host}: ${resolved.message}`), { code: resolved.code }));
-          }
-          this.#scheduleRetry(this.#clock.now());
-          return;
-        }
-        this.#address = resolved.address;
-        this.#family = resolved.family;
-        this.#openTransport();
-      },
-      (err: unknown) => {
-        this.#resolving = false;
-        this.#warnError(err);
-        this.#scheduleRetry(this.#clock.now());
-      },
-    );
-  }
-
-  #openTransport(): void {
-    const address = this.#address;
-    if (address === undefined) return;
-    if (this.#destination.protocol === 'udp') {
-      if (this.#udp) this.#drain();
-      else this.#bindUdp();
-      return;
-    }
-    if (this.#tcp || this.#closing) return;
-    let socket: net.Socket;
-    try {
-      socket = net.connect({ host: address, port: this.#destination.port });
-    } catch (err) {
-      this.#warnError(err);
-      this.#scheduleRetry(this.#clock.now());
-      return;
-    }
-    const tcp: TcpConnection = { socket, open: false, createdMono: this.#clock.now(), unflushed: [], linesWritten: 0, endedByUs: false, progressMono: this.#clock.now() };
-    this.#tcp = tcp;
-    socket.unref();
-    socket.setKeepAlive(true);
-    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`)));
-    socket.on('connect', () => {
-      socket.setTimeout(0);
-      tcp.open = true;
-      tcp.progressMono = this.#clock.now();
-      this.#drain();
-    });
-    socket.on('data', () => undefined);
-    socket.on('end', () => (tcp.open = false));
-    socket.on('error', (err) => {
-      tcp.open = false;
-      this.#warnError(err);
-    });
-    socket.on('close', () => {
-      tcp.open = false;
-      if (this.#tcp !== tcp) return;
-      this.#tcp = undefined;
-      if (!tcp.endedByUs && tcp.linesWritten > 0) {
-        // Plain StatsD has no acknowledgements: what was written shortly before the loss may be gone.
-        this.#unconfirmedLines += tcp.linesWritten;
-        this.#lostSinceWarn += tcp.linesWritten;
-        const now = this.#clock.now();
-        if (now - this.#lastLostWarnMono >= WARN_EVERY_MS) {
-          this.#logger.warn('statsd connection lost: lines written on it may not have been delivered', { destination: this.name, lines: this.#lostSinceWarn });
-          this.#lastLostWarnMono = now;
-          this.#lostSinceWarn = 0;
-        }
-      }
-      tcp.linesWritten = 0;
-      this.#scheduleRetry(tcp.createdMono);
-    });
-  }
-
-  /** Binds a UDP socket, then sends what waited; a bind that fails (EMFILE) is warned about and retried with backoff. */
-  #bindUdp(): void {
-    if (this.#udpBinding || this.#closing) return;
-    this.#udpBinding = true;
-    const failed = (err: unknown, socket?: dgram.Socket) => {
-      this.#udpBinding = false;
-      try {
-        socket?.close();
-      } catch {
-        // never bound: nothing to close
-      }
-      this.#warnError(err);
-      this.#scheduleRetry(this.#clock.now());
-    };
-    let socket: dgram.Socket;
-    try {
-      socket = dgram.createSocket(this.#family === 6 ? 'udp6' : 'udp4');
-    } catch (err) {
-      failed(err);
-      return;
-    }
-    socket.unref();
-    const onBindError = (err: Error) => failed(err, socket);
-    socket.once('error', onBindError);
-    socket.bind({ port: 0, exclusive: true }, () => {
-      socket.off('error', onBindError);
-      socket.on('error', (err) => this.#warnError(err));
-      this.#udpBinding = false;
-      if (this.#closing) {
-        socket.close();
-        return;
-      }
-      this.#udp = socket;
-      this.#drain();
-    });
-  }
-
-  /** Tries again after a backoff that doubles from 100 ms to 5 s (and starts over after a connection that lived 10 s). */
-  #scheduleRetry(sinceMono: number): void {
-    if (this.#retryTimer || this.#closing) return;
-    if (this.#clock.now() - sinceMono >= RECONNECT_RESET_AFTER_MS) this.#backoffMs = RECONNECT_MIN_MS;
-    const wait = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, RECONNECT_MAX_MS);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#prepare();
-    }, wait);
-    this.#retryTimer.unref();
-  }
-
-  #whenIdle(resolve: () => void): void {
-    this.#idleWaiters.push(resolve);
-    this.#settleIdle();
-  }
-
-  /** Wakes `stop` once nothing waits and nothing is in flight. */
-  #settleIdle(): void {
-    if (this.#idleWaiters.length === 0) return;
-    if (this.#pending.length > 0 || this.#udpInFlight > 0 || (this.#tcp?.unflushed.length ?? 0) > 0) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
+    if (this.#destination.protocol === 'tcp') this.#link.connect();
+    else this.#udp.connect();
   }
 
   /** Counts lost lines; `warn` says it now (at most once per `WARN_EVERY_MS`), else only `stop`'s final count does. */
@@ -516,48 +351,10 @@ class StatsdSinkImpl implements StatsdSink {
       return;
     }
     this.#droppedSinceWarn += lines;
-    const now = this.#clock.now();
-    if (now - this.#lastDropWarnMono < WARN_EVERY_MS) return;
+    if (!this.#dropWarn.ready()) return;
     this.#logger.warn('statsd lines dropped', { destination: this.name, reason, dropped: this.#droppedSinceWarn, total_dropped: this.#droppedLines });
-    this.#lastDropWarnMono = now;
     this.#droppedSinceWarn = 0;
   }
-
-  /** Warns at most once per `WARN_EVERY_MS`, never throws. */
-  #warnError(err: unknown): void {
-    const code = fdLimitCode(err);
-    if (code) limitHit(code, { where: 'statsd socket', destination: this.name });
-    try {
-      const now = this.#clock.now();
-      if (now - this.#lastErrorWarnMono < WARN_EVERY_MS) {
-        this.#suppressedErrors += 1;
-        return;
-      }
-      const e = err as { message?: unknown; code?: unknown } | undefined;
-      this.#logger.warn('statsd send failed', {
-        destination: this.name,
-        error: String(e?.message ?? err),
-        code: typeof e?.code === 'string' ? e.code : undefined,
-        suppressed: this.#suppressedErrors || undefined,
-      });
-      this.#lastErrorWarnMono = now;
-      this.#suppressedErrors = 0;
-    } catch {
-      // Reporting must never take the agent down.
-    }
-  }
-}
-
-/**
- * Waits for `promise` or `ms`, whichever is first. The timer is deliberately not unref'd: it is
- * bounded, and it keeps the process alive while a caller awaits the final flush.
- */
-async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  if (ms <= 0) return undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const result = await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
-  clearTimeout(timer);
-  return result;
 }
 
 /** A sample's value and StatsD type: `1|c`, `12.345|ms`, `3|g`. */

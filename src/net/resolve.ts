@@ -60,7 +60,6 @@ export function createHostResolver(options: HostResolverOptions = {}): HostResol
     // Each query may use the whole budget; the overall timer below bounds the sum.
     const resolver = new dns.Resolver({ timeout: Math.max(1, Math.min(timeoutMs, 2_000)), tries: 2 });
     if (options.servers) resolver.setServers(options.servers);
-    let timer: NodeJS.Timeout | undefined;
     let outcome: ResolvedHost | undefined;
     const stop = (result: ResolvedHost) => {
       outcome ??= result;
@@ -68,7 +67,7 @@ export function createHostResolver(options: HostResolverOptions = {}): HostResol
     };
     const cancel = () => stop(CANCELLED);
     cancellers.add(cancel);
-    timer = setTimeout(() => stop({ ok: false, code: 'ETIMEOUT', message: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(() => stop({ ok: false, code: 'ETIMEOUT', message: `no answer within ${timeoutMs} ms` }), timeoutMs);
     timer.unref();
     try {
       let last: ResolvedHost = { ok: false, code: 'ENOTFOUND', message: 'not found' };

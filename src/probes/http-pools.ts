@@ -237,7 +237,7 @@ class SharedPool {
           // Errors on an idle spare (the server closed it) just mean the pool opens a fresh one.
           socket.on('error', () => {});
           if (this.#destroyed) socket.destroy();
-          else this.#spare = socket as Socket;
+          else this.#spare = socket;
         }
         resolve();
       });

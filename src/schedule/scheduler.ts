@@ -211,7 +211,7 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
       try {
         result = job.execute(abortAll.signal);
       } catch (err) {
-        result = Promise.reject(err);
+        result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
       const execution: Execution = {
         test: job.name,
@@ -223,12 +223,12 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
         },
       };
       pending.add(execution);
-      result
+      void result
         .catch((err: unknown): ProbeResult => {
           logger.error('probe threw (a bug: probes must return results)', { test: job.name, error: String(err) });
           return { ok: false, latencyMs: clock.now() - dispatched, reason: 'other' };
         })
-        .then(execution.settle);
+        .then((r) => execution.settle(r));
     }
 
     #settled(r: ProbeResult, tickWallMs: number, lagMs: number): void {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { isConfigFileName } from '../../src/config/load-tests.js';
 import { watchConfig, type ConfigWatch } from '../../src/control/watch.js';
@@ -15,7 +16,7 @@ afterEach(async () => {
 
 async function watching(path: string, pollMs = 1_000) {
   const calls: number[] = [];
-  open.push(await watchConfig({ path, isConfigFile: isConfigFileName, logger: silentLogger, pollMs, onChange: () => calls.push(performance.now()) }));
+  open.push(await watchConfig({ path, isConfigFile: isConfigFileName, logger: silentLogger, clock: systemClock, pollMs, onChange: () => calls.push(performance.now()) }));
   return calls;
 }
 

@@ -6,9 +6,11 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { daemonCommand } from '../../src/commands/daemon.js';
 import { ExitCode } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
+import { waitFor as poll } from '../support/cli.js';
 
 const HARNESS = fileURLToPath(new URL('../support/run-daemon.mjs', import.meta.url));
 const FAKE_RUN = fileURLToPath(new URL('../support/fake-run.mjs', import.meta.url));
@@ -92,11 +94,7 @@ async function startDaemon(mode: 'sleep' | 'crash' | 'stubborn', stopTimeoutMs: 
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(50);
-  }
+  if (!(await poll(check, timeoutMs, 50))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 const starts = (d: Daemon) => d.events().filter((e) => e.event === 'start');
@@ -175,7 +173,7 @@ describe('canihaz daemon (real processes)', () => {
 
 describe('daemonCommand options', () => {
   it('rejects a bad schedule with E_USAGE', async () => {
-    await expect(daemonCommand({ runArgs: [], logger: silentLogger, schedule: 'every minute' })).rejects.toMatchObject({
+    await expect(daemonCommand({ runArgs: [], logger: silentLogger, clock: systemClock, schedule: 'every minute' })).rejects.toMatchObject({
       code: 'E_USAGE',
       message: expect.stringContaining('every minute'),
     });
@@ -184,7 +182,7 @@ describe('daemonCommand options', () => {
   it('stops when its AbortSignal fires, leaving no signal listeners behind', async () => {
     const before = process.listenerCount('SIGTERM');
     const controller = new AbortController();
-    const done = daemonCommand({ runArgs: [], logger: silentLogger, cliPath: FAKE_RUN, signal: controller.signal });
+    const done = daemonCommand({ runArgs: [], logger: silentLogger, clock: systemClock, cliPath: FAKE_RUN, signal: controller.signal });
     expect(process.listenerCount('SIGTERM')).toBe(before + 1);
     controller.abort();
     expect(await done).toBe(ExitCode.OK);

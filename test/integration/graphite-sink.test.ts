@@ -2,7 +2,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import type { Logger } from '../../src/log.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 import { createGraphiteSink, type GraphiteSink, type GraphiteSinkOptions } from '../../src/metrics/graphite.js';
 import type { MetricEvent } from '../../src/events.js';
 import { freePort, startGraphite, waitUntil, type GraphiteListener } from '../support/listeners.js';
@@ -21,11 +22,6 @@ async function listen(options: { port?: number; host?: string } = {}): Promise<G
   const listener = await startGraphite(options);
   cleanups.push(() => listener.close());
   return listener;
-}
-
-function capturingLogger(): Logger & { warnings: { msg: string; fields: Record<string, unknown> }[] } {
-  const warnings: { msg: string; fields: Record<string, unknown> }[] = [];
-  return { ...silentLogger, warnings, warn: (msg, fields = {}) => void warnings.push({ msg, fields }) };
 }
 
 function sinkTo(port: number, extra: Partial<GraphiteSinkOptions> = {}): GraphiteSink {

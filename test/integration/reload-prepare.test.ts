@@ -4,32 +4,19 @@
  * prepared in one place, for the start-up config and for reloads alike: the connection of a test
  * added mid-run is opened when the reload applies it, long before its first tick.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { agentHome, cleanups, spawnCli, waitFor } from '../support/cli.js';
+import { agentHome, cleanups, spawnCli, startTarget, waitFor } from '../support/cli.js';
 
 const cleanup = cleanups();
 
 describe('a test added by a reload', () => {
   it('has its first connection opened when the reload applies it, not at its first tick', async () => {
-    const connections: number[] = [];
-    const requests: number[] = [];
-    const server: Server = createServer((_req, res) => {
-      requests.push(performance.now());
-      res.end('ok');
-    });
-    server.on('connection', () => connections.push(performance.now()));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/late`;
+    const target = await startTarget();
+    cleanup(() => target.close());
+    const { connections } = target;
+    const requests = () => target.hits.get('/late') ?? [];
+    const url = `${target.url}/late`;
     const home = await agentHome();
     await home.writeConfig('# no tests yet\n');
     // Phase off: a 6/min test's ticks fall on the window start + 0 s, 10 s; added at ~1 s, its first tick is at 10 s.
@@ -40,10 +27,10 @@ describe('a test added by a reload', () => {
     const added = performance.now();
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
-    expect(requests.length, r.stderr).toBeGreaterThanOrEqual(1);
+    expect(requests().length, r.stderr).toBeGreaterThanOrEqual(1);
     // Prepared: a connection was open by the time the reload was applied, seconds before the first request.
     expect(connections.length).toBeGreaterThanOrEqual(1);
     expect(connections[0]!, 'first connection opened at the reload').toBeLessThan(added + 500);
-    expect(requests[0]! - connections[0]!, 'first request long after the connection').toBeGreaterThan(3_000);
+    expect(requests()[0]! - connections[0]!, 'first request long after the connection').toBeGreaterThan(3_000);
   });
 });

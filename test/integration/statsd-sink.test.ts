@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 import type { MetricEvent } from '../../src/events.js';
 import type { MetricSink } from '../../src/metrics/sink.js';
 import { createHostResolver, type HostResolver } from '../../src/net/resolve.js';
@@ -26,12 +26,6 @@ function track<T extends { close(): Promise<void> }>(listener: T): T {
 function trackSink(sink: MetricSink): MetricSink {
   cleanups.push(() => sink.stop(systemClock.now() + 500));
   return sink;
-}
-
-/** A logger that keeps its warnings. */
-function capturingLogger(): Logger & { warnings: { msg: string; fields: Record<string, unknown> }[] } {
-  const warnings: { msg: string; fields: Record<string, unknown> }[] = [];
-  return { ...silentLogger, warnings, warn: (msg, fields = {}) => void warnings.push({ msg, fields }) };
 }
 
 const tick = Date.UTC(2026, 10, 22, 12, 0, 0);

@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rename, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startGraphite, startUdpStatsd } from '../support/listeners.js';
-import { agentHome, CLI, cleanups, waitFor } from '../support/cli.js';
+import { agentHome, CLI, cleanups, startTarget, waitFor } from '../support/cli.js';
 
 // stderr is the log: under cron it goes through `logger` to syslog line by line, so every line
 // must be one of ours, in the log format. Node's own warnings (a dependency's deprecation, an
@@ -55,22 +53,15 @@ function strayLines(stderr: string): string[] {
 async function slowTarget(delayMs: number): Promise<{ url: string; maxInFlight(): number }> {
   let inFlight = 0;
   let max = 0;
-  const server: Server = createServer((_req, res) => {
+  const target = await startTarget((_req, res) => {
     max = Math.max(max, ++inFlight);
     setTimeout(() => {
       inFlight--;
       res.end('ok');
     }, delayMs);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxInFlight: () => max };
+  cleanup(() => target.close());
+  return { url: target.url, maxInFlight: () => max };
 }
 
 describe(`stderr holds log lines only (node ${NODE === process.execPath ? process.version : NODE})`, () => {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { watchStopFile } from '../../src/control/stop-file.js';
 import { waitFor } from '../support/cli.js';
 
@@ -10,7 +11,7 @@ describe('watchStopFile (real files)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'canihaz-stop-'));
     await writeFile(join(dir, 'stop'), '');
     let stopped = 0;
-    const watch = watchStopFile({ path: join(dir, 'stop'), intervalMs: 60_000, onStop: () => stopped++ });
+    const watch = watchStopFile({ path: join(dir, 'stop'), clock: systemClock, intervalMs: 60_000, onStop: () => stopped++ });
     expect(await waitFor(() => stopped === 1, 2_000)).toBe(true);
     watch.close();
   });
@@ -18,7 +19,7 @@ describe('watchStopFile (real files)', () => {
   it('sees a stop file created later through the directory watch, long before the next poll', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'canihaz-stop-'));
     let stopped = 0;
-    const watch = watchStopFile({ path: join(dir, 'stop'), intervalMs: 60_000, onStop: () => stopped++ });
+    const watch = watchStopFile({ path: join(dir, 'stop'), clock: systemClock, intervalMs: 60_000, onStop: () => stopped++ });
     await new Promise((r) => setTimeout(r, 50));
     await writeFile(join(dir, 'stop'), '');
     expect(await waitFor(() => stopped === 1, 2_000)).toBe(true);
@@ -32,7 +33,7 @@ describe('watchStopFile (real files)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'canihaz-stop-'));
     const path = join(dir, 'later', 'stop');
     let stopped = 0;
-    const watch = watchStopFile({ path, intervalMs: 50, onStop: () => stopped++ });
+    const watch = watchStopFile({ path, clock: systemClock, intervalMs: 50, onStop: () => stopped++ });
     await new Promise((r) => setTimeout(r, 120));
     expect(stopped).toBe(0);
     await mkdir(join(dir, 'later'));
@@ -44,7 +45,7 @@ describe('watchStopFile (real files)', () => {
   it('calls nothing after close', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'canihaz-stop-'));
     let stopped = 0;
-    const watch = watchStopFile({ path: join(dir, 'stop'), intervalMs: 20, onStop: () => stopped++ });
+    const watch = watchStopFile({ path: join(dir, 'stop'), clock: systemClock, intervalMs: 20, onStop: () => stopped++ });
     watch.close();
     await writeFile(join(dir, 'stop'), '');
     await new Promise((r) => setTimeout(r, 100));

@@ -113,6 +113,8 @@ export interface TargetServer {
   port: number;
   /** Arrival times (performance.now(), ms) per request path. */
   hits: Map<string, number[]>;
+  /** When each TCP connection was accepted (performance.now(), ms). */
+  connections: number[];
   count(path: string): number;
   close(): Promise<void>;
 }
@@ -128,6 +130,8 @@ export async function startTarget(handler?: (req: IncomingMessage, res: ServerRe
     if (handler) handler(req, res);
     else res.end('ok');
   });
+  const connections: number[] = [];
+  server.on('connection', () => connections.push(performance.now()));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -135,6 +139,7 @@ export async function startTarget(handler?: (req: IncomingMessage, res: ServerRe
     url: `http://127.0.0.1:${port}`,
     port,
     hits,
+    connections,
     count: (path) => hits.get(path)?.length ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
@@ -144,12 +149,12 @@ export async function startTarget(handler?: (req: IncomingMessage, res: ServerRe
   };
 }
 
-/** Polls `check` every 20 ms until it returns true or `timeoutMs` passes; returns whether it did. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+/** The one polling loop of the tests: `check` every `everyMs` until it returns true or `timeoutMs` passes; returns whether it did. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<boolean> {
   const until = performance.now() + timeoutMs;
   while (performance.now() < until) {
     if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   return check();
 }

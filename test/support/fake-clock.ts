@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/clock.js';
+import type { Cancel, Clock } from '../../src/clock.js';
 
 /** A clock that moves only when told to; sleepers wake in time order as it advances. */
 export class FakeClock implements Clock {
@@ -36,7 +36,35 @@ export class FakeClock implements Clock {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
-  /** Number of pending sleepers. */
+  /** Runs `fn` once the clock has advanced `ms`; `unref` means nothing to a fake. */
+  after(ms: number, fn: () => void): Cancel {
+    const timer = { at: this.#mono + Math.max(0, ms), resolve: fn };
+    this.#sleepers.push(timer);
+    return () => {
+      this.#sleepers = this.#sleepers.filter((s) => s !== timer);
+    };
+  }
+  /** Runs `fn` every `ms` of fake time until cancelled. */
+  every(ms: number, fn: () => void): Cancel {
+    let cancelNext: Cancel = () => undefined;
+    let cancelled = false;
+    const tick = () => {
+      if (cancelled) return;
+      cancelNext = this.after(ms, tick);
+      fn();
+    };
+    cancelNext = this.after(ms, tick);
+    return () => {
+      cancelled = true;
+      cancelNext();
+    };
+  }
+  /** A later turn of the real event loop: a yield, not a time, so the fake does not hold it. */
+  soon(fn: () => void): Cancel {
+    const immediate = setImmediate(fn);
+    return () => clearImmediate(immediate);
+  }
+  /** Number of pending sleepers and timers. */
   get pending(): number {
     return this.#sleepers.length;
   }

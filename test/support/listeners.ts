@@ -16,6 +16,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { waitFor } from './cli.js';
 
 /** One StatsD line as received. */
 export interface StatsdLine {
@@ -212,15 +213,9 @@ export async function startStuckServer(options: ListenerOptions = {}): Promise<S
 /** Polls `predicate` every 5 ms; rejects after `timeoutMs` (default 3 000) with `received()` in the message. */
 export async function waitUntil(predicate: () => boolean, options: WaitOptions = {}, received: () => string = () => ''): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 3_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (predicate()) return;
-    if (Date.now() >= deadline) {
-      const what = options.message ? `${options.message}: ` : '';
-      throw new Error(`${what}condition not met within ${timeoutMs} ms; received: ${received()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  if (await waitFor(predicate, timeoutMs, 5)) return;
+  const what = options.message ? `${options.message}: ` : '';
+  throw new Error(`${what}condition not met within ${timeoutMs} ms; received: ${received()}`);
 }
 
 /** Reserves a port nobody listens on (it was free a moment ago), for testing a server that is down. */

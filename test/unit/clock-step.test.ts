@@ -5,7 +5,7 @@
  * each tick fires. Driven by the fake clock, no sleeps.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../../src/clock.js';
+import { systemClock, type Cancel, type Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { createIntervalFlusher } from '../../src/metrics/interval-flusher.js';
 import { createIntervalAggregator } from '../../src/metrics/intervals.js';
@@ -29,6 +29,15 @@ class SteppableClock implements Clock {
   }
   sleepUntil(monoMs: number, signal?: AbortSignal): Promise<void> {
     return this.mono.sleepUntil(monoMs, signal);
+  }
+  after(ms: number, fn: () => void): Cancel {
+    return this.mono.after(ms, fn);
+  }
+  every(ms: number, fn: () => void): Cancel {
+    return this.mono.every(ms, fn);
+  }
+  soon(fn: () => void): Cancel {
+    return this.mono.soon(fn);
   }
   /** Steps the wall clock by `ms` (negative: back), as `date -s` or an NTP step would. */
   step(ms: number): void {
@@ -142,7 +151,8 @@ describe('the wall clock stepped during a run', () => {
     const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
     vi.useFakeTimers({ now: T0 });
     let step = 0;
-    const clock: Clock = { now: () => Date.now(), wallNow: () => Date.now() + step, sleepUntil: async () => undefined };
+    // The real clock's timers, which vi's fake timers drive.
+    const clock: Clock = { ...systemClock, now: () => Date.now(), wallNow: () => Date.now() + step, sleepUntil: async () => undefined };
     const boundaries: number[] = [];
     const flusher = createIntervalFlusher({ clock, intervalMs: I, onBoundary: (b) => boundaries.push(b) });
     flusher.start();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../../src/clock.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import { createIntervalFlusher } from '../../src/metrics/interval-flusher.js';
 import { createIntervalAggregator, type IntervalSnapshot } from '../../src/metrics/intervals.js';
 import type { MetricEvent } from '../../src/events.js';
@@ -163,6 +163,7 @@ describe('interval flusher', () => {
 
   /** A clock over vitest's faked Date.now, so timers and wall time move together. */
   const fakeTimersClock = (): Clock => ({
+    ...systemClock,
     now: () => Date.now(),
     wallNow: () => Date.now(),
     sleepUntil: async () => undefined,

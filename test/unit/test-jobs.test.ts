@@ -6,6 +6,7 @@ import type { LogFields } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import type { ProbeType } from '../../src/probes/probe.js';
 import { createProbeRegistry } from '../../src/probes/registry.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 function recordingType() {
   const log: string[] = [];
@@ -31,7 +32,7 @@ function recordingType() {
 describe('testJobs', () => {
   it('creates and prepares each new running test once the type is warm; a paused test is created, not prepared', async () => {
     const { log, specs } = recordingType();
-    const jobs = await testJobs(specs('a|rec|60|none|id=a\np|rec|0|none|id=p'), { logger: silentLogger, deadlineMs: 1_000 });
+    const jobs = await testJobs(specs('a|rec|60|none|id=a\np|rec|0|none|id=p'), { logger: silentLogger, clock: new FakeClock(), deadlineMs: 1_000 });
     expect(jobs.map((j) => [j.name, j.key, j.frequency, j.concurrency, j.timeoutMs])).toEqual([
       ['a', jobs[0]!.spec.fingerprint, 60, 1, 1_000],
       ['p', jobs[1]!.spec.fingerprint, 0, 1, 1_000],
@@ -43,10 +44,10 @@ describe('testJobs', () => {
 
   it('on a reload keeps the job of an unchanged test, and creates and prepares a new or changed one', async () => {
     const { log, specs } = recordingType();
-    const first = await testJobs(specs('a|rec|60|none|id=a\nb|rec|60|none|id=b'), { logger: silentLogger, deadlineMs: 1_000 });
+    const first = await testJobs(specs('a|rec|60|none|id=a\nb|rec|60|none|id=b'), { logger: silentLogger, clock: new FakeClock(), deadlineMs: 1_000 });
     log.length = 0;
     const running = new Map(first.map((j) => [j.name, j]));
-    const next = await testJobs(specs('a|rec|60|none|id=a\nb|rec|120|none|id=b\nc|rec|60|none|id=c'), { logger: silentLogger, deadlineMs: 1_000, running });
+    const next = await testJobs(specs('a|rec|60|none|id=a\nb|rec|120|none|id=b\nc|rec|60|none|id=c'), { logger: silentLogger, clock: new FakeClock(), deadlineMs: 1_000, running });
     expect(next[0]).toBe(first[0]);
     expect(next[1]).not.toBe(first[1]);
     expect(log).toEqual(['warm type', 'create b', 'create c', 'prepare b', 'prepare c']);
@@ -56,7 +57,7 @@ describe('testJobs', () => {
     const { specs } = recordingType();
     const errors: [string, LogFields | undefined][] = [];
     const logger = { ...silentLogger, error: (msg: string, fields?: LogFields) => void errors.push([msg, fields]) };
-    const jobs = await testJobs(specs('x|rec|60|none|id=broken\nok|rec|60|none|id=ok'), { logger, deadlineMs: 1_000 });
+    const jobs = await testJobs(specs('x|rec|60|none|id=broken\nok|rec|60|none|id=ok'), { logger, clock: new FakeClock(), deadlineMs: 1_000 });
     expect(jobs.map((j) => j.name)).toEqual(['ok']);
     expect(errors).toEqual([['could not create probe', { test: 'x', file: 't.conf', line: 1, error: 'Error: cannot' }]]);
   });
