@@ -9,7 +9,7 @@
  * builds in several processes at once are safe (the packager works in a private staging directory and
  * renames the finished .deb into place).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,4 +108,26 @@ export function buildDeb(arch?: string, level?: string): Promise<string> {
 export function systemTestsNotAskedFor(): string | undefined {
   if (process.env.CANIHAZ_E2E === '1' || process.env.CANIHAZ_SYSTEM_TESTS === '1') return undefined;
   return 'not asked for: it installs and purges the canihaz package (with /etc/canihaz) and its user; set CANIHAZ_SYSTEM_TESTS=1 as root on a disposable machine';
+}
+
+/** Whether `cmd` is on PATH. */
+export function onPath(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v '${cmd}'`], { stdio: 'ignore' }).status === 0;
+}
+
+/** The lock every system test holds while it installs, runs or purges the package. */
+export const DPKG_LOCK = '/tmp/canihaz-dpkg.lock';
+
+/**
+ * Takes DPKG_LOCK and holds it in a child: release by closing its stdin (`holder.stdin?.end()`); it is
+ * released anyway when this process dies.
+ */
+export function takeDpkgLock(): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    // `cat` holds the lock until its stdin closes: at afterAll, or when this process dies.
+    const child = spawn('flock', [DPKG_LOCK, '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`flock ${DPKG_LOCK} exited ${code} before taking the lock`)));
+    child.stdout.once('data', () => resolve(child));
+  });
 }

@@ -29,11 +29,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statsdTestNames } from '../../src/metrics/names.js';
 import { startTarget, type TargetServer } from '../support/cli.js';
-import { buildDeb, systemTestsNotAskedFor } from '../support/deb.js';
+import { buildDeb, onPath, systemTestsNotAskedFor, takeDpkgLock } from '../support/deb.js';
 import { startUdpStatsd, type StatsdListener } from '../support/listeners.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const LOCK = '/tmp/canihaz-dpkg.lock';
 const E2E_REQUIRED = process.env.CANIHAZ_E2E === '1';
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
 const RUNTIME = JSON.parse(readFileSync(join(ROOT, 'deploy/debian/runtime/package.json'), 'utf8')) as {
@@ -67,10 +66,6 @@ const EXPECTED_PATHS = [
 /** What must be gone after a purge. */
 const PURGED_PATHS = ['/usr/lib/canihaz', '/usr/bin/canihaz', '/etc/cron.d/canihaz', '/etc/canihaz', '/var/lib/canihaz', '/run/canihaz'];
 
-function onPath(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v '${cmd}'`], { stdio: 'ignore' }).status === 0;
-}
-
 const missing = [
   systemTestsNotAskedFor(),
   process.getuid?.() === 0 ? undefined : 'not root (dpkg -i installs a package and creates a system user)',
@@ -98,16 +93,6 @@ function ok(cmd: string, args: string[], options?: { env?: NodeJS.ProcessEnv }):
   return r.stdout;
 }
 
-function takeLock(): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    // `cat` holds the lock until its stdin closes: at afterAll, or when this process dies.
-    const child = spawn('flock', [LOCK, '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`flock ${LOCK} exited ${code} before taking the lock`)));
-    child.stdout.once('data', () => resolve(child));
-  });
-}
-
 /** The canihaz user's uid and gid while it existed. */
 interface Ids {
   uid: number;
@@ -121,6 +106,26 @@ function getent(db: 'passwd' | 'group'): string[] | undefined {
 }
 
 /** What a purge must have left: nothing. Returns every leftover, described. */
+/**
+ * The canihaz system user and group as the package must leave them, whichever tool made them: a
+ * system uid, home /var/lib/canihaz, no login shell, its own group, and /run/canihaz and
+ * /var/lib/canihaz owned by it, 0755. Returns its ids and its GECOS field (which tells the tools apart).
+ */
+function expectSystemUser(): { ids: Ids; gecos: string | undefined } {
+  const pw = getent('passwd');
+  expect(pw, 'user canihaz').toBeDefined();
+  const ids = { uid: Number(pw![2]), gid: Number(pw![3]) };
+  expect(ids.uid).toBeLessThan(1000);
+  expect(pw![5]).toBe('/var/lib/canihaz');
+  expect(pw![6]).toMatch(/nologin$/);
+  expect(getent('group')?.[2]).toBe(pw![3]);
+  for (const dir of ['/run/canihaz', '/var/lib/canihaz']) {
+    const st = statSync(dir);
+    expect([st.uid, st.gid, st.mode & 0o7777], dir).toEqual([ids.uid, ids.gid, 0o755]);
+  }
+  return { ids, gecos: pw![4] };
+}
+
 function leftovers(ids: Ids | undefined): string[] {
   const found: string[] = [];
   if (sh('dpkg', ['-s', 'canihaz']).status === 0) found.push('dpkg -s canihaz still succeeds');
@@ -178,7 +183,7 @@ describe.skipIf(SKIP)(`the Debian package${SKIP ? ` [skipped: ${SKIP_REASON}]` :
     if (missing.length > 0) throw new Error(`cannot test the Debian package: ${missing.join('; ')}`);
     work = mkdtempSync(join(tmpdir(), 'canihaz-deb-'));
     deb = await buildDeb();
-    lockHolder = await takeLock();
+    lockHolder = await takeDpkgLock();
     ok('dpkg', ['--purge', 'canihaz']); // a clean slate: whatever an earlier run left
   }, 600_000);
 
@@ -262,19 +267,9 @@ describe.skipIf(SKIP)(`the Debian package${SKIP ? ` [skipped: ${SKIP_REASON}]` :
     }, 300_000);
 
     it('creates the canihaz system user and its directories, and enables no unit', () => {
-      const pw = getent('passwd');
-      expect(pw, 'user canihaz').toBeDefined();
-      ids = { uid: Number(pw![2]), gid: Number(pw![3]) };
-      const uid = ids.uid;
-      expect(uid).toBeLessThan(1000);
-      expect(pw![5]).toBe('/var/lib/canihaz');
-      expect(pw![6]).toMatch(/nologin$/);
-      expect(pw![4]).toBe('canihaz capacity-test agent'); // made by systemd-sysusers from sysusers.d
-      expect(getent('group')?.[2]).toBe(pw![3]);
-      for (const dir of ['/run/canihaz', '/var/lib/canihaz']) {
-        const st = statSync(dir);
-        expect([st.uid, st.gid, st.mode & 0o7777], dir).toEqual([uid, Number(pw![3]), 0o755]);
-      }
+      const pw = expectSystemUser();
+      ids = pw.ids;
+      expect(pw.gecos).toBe('canihaz capacity-test agent'); // made by systemd-sysusers from sysusers.d
       expect(sh('find', ['/etc/systemd/system', '-name', 'canihaz*']).stdout.trim()).toBe('');
       expect(ok('dpkg-query', ['-W', '-f', '${Status}', 'canihaz'])).toBe('install ok installed');
     });
@@ -388,19 +383,9 @@ describe.skipIf(SKIP)(`the Debian package${SKIP ? ` [skipped: ${SKIP_REASON}]` :
 
     it('postinst creates the user with adduser and the directories itself; purge removes them', () => {
       dpkgWithoutSystemdTools(['-i', deb]);
-      const pw = getent('passwd');
-      expect(pw, 'user canihaz').toBeDefined();
-      ids = { uid: Number(pw![2]), gid: Number(pw![3]) };
-      const uid = ids.uid;
-      expect(uid).toBeLessThan(1000);
-      expect(pw![5]).toBe('/var/lib/canihaz');
-      expect(pw![6]).toMatch(/nologin$/);
-      expect(pw![4]).not.toBe('canihaz capacity-test agent'); // not systemd-sysusers' doing
-      expect(getent('group')?.[2]).toBe(pw![3]);
-      for (const dir of ['/run/canihaz', '/var/lib/canihaz']) {
-        const st = statSync(dir);
-        expect([st.uid, st.gid, st.mode & 0o7777], dir).toEqual([uid, Number(pw![3]), 0o755]);
-      }
+      const pw = expectSystemUser();
+      ids = pw.ids;
+      expect(pw.gecos).not.toBe('canihaz capacity-test agent'); // not systemd-sysusers' doing
       expect(withoutSystemdTools(['/usr/bin/canihaz', '--version']).trim()).toBe(PKG.version);
       dpkgWithoutSystemdTools(['-i', deb]); // idempotent here too
       expect(readFileSync('/etc/passwd', 'utf8').match(/^canihaz:/gm)).toHaveLength(1);

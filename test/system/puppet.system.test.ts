@@ -26,22 +26,17 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, systemTestsNotAskedFor } from '../support/deb.js';
+import { buildDeb, onPath, systemTestsNotAskedFor, takeDpkgLock } from '../support/deb.js';
 import { startUdpStatsd, type StatsdListener } from '../support/listeners.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODULE_PATH = join(ROOT, 'deploy/puppet');
-const LOCK = '/tmp/canihaz-dpkg.lock';
 const TESTS_DIR = '/etc/canihaz/tests.d';
 const WEB_CONF = join(TESTS_DIR, 'web.conf');
 const SETTINGS = '/etc/canihaz/canihaz.conf';
 const STOP = '/etc/canihaz/stop';
 const CRON = '/etc/cron.d/canihaz';
 const E2E_REQUIRED = process.env.CANIHAZ_E2E === '1';
-
-function onPath(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v '${cmd}'`], { stdio: 'ignore' }).status === 0;
-}
 
 const missing = [
   systemTestsNotAskedFor(),
@@ -142,16 +137,6 @@ async function cronRun(lifetime: number): Promise<Ran> {
   return { status, out };
 }
 
-function takeLock(): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    // `cat` holds the lock until its stdin closes: at afterAll, or when this process dies.
-    const child = spawn('flock', [LOCK, '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`flock ${LOCK} exited ${code} before taking the lock`)));
-    child.stdout.once('data', () => resolve(child));
-  });
-}
-
 function purgePackage(): void {
   const r = sh('dpkg', ['--purge', 'canihaz']);
   if (r.status !== 0) throw new Error(`dpkg --purge canihaz failed: ${r.out}`);
@@ -159,7 +144,7 @@ function purgePackage(): void {
 
 describe.skipIf(SKIP)(`the Puppet module, applied for real${SKIP ? ` [skipped: ${SKIP_REASON}]` : ''}`, () => {
   beforeAll(async () => {
-    lockHolder = await takeLock();
+    lockHolder = await takeDpkgLock();
     puppetHome = mkdtempSync(join(tmpdir(), 'canihaz-puppet-'));
     deb = await buildDeb();
     purgePackage(); // a clean slate: whatever an earlier run left
