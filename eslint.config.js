@@ -115,8 +115,6 @@ export default tseslint.config(
     // listed here fails on its first raw timer.
     files: [
       'src/log.ts', // Date.now as the default wall clock (Base is a leaf: no Clock import)
-      'src/net/resolve.ts', // issue 8 item 5: DNS timeout (Net is a leaf: no Clock import yet)
-      'src/probes/http.ts', // issue 8 item 5: request timeout, latency, next loop turn (Probes → Clock not yet an arrow)
     ],
     rules: asWarnings(timeRules),
   },

@@ -35,7 +35,7 @@ export async function testJobs(specs: readonly TestSpec[], options: TestJobsOpti
   const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
   // A type first seen loads (and warms) before its probes are created: loading a client library
   // blocks the event loop for tens of ms, and ticks planned before it would all fire at once after.
-  await withDeadline(clock, Promise.all(types.map((t) => t.prepare?.().catch(() => undefined))), deadlineMono - clock.now());
+  await withDeadline(clock, Promise.all(types.map((t) => t.prepare?.({ clock, logger }).catch(() => undefined))), deadlineMono - clock.now());
   const jobs: TestJob[] = [];
   const fresh: PreparableJob[] = [];
   for (const spec of specs) {
@@ -44,7 +44,7 @@ export async function testJobs(specs: readonly TestSpec[], options: TestJobsOpti
       jobs.push(current);
       continue;
     }
-    const job = createTestJob(spec, logger);
+    const job = createTestJob(spec, logger, clock);
     if (!job) continue;
     jobs.push(job);
     if (spec.frequency > 0) fresh.push(job);
@@ -56,9 +56,9 @@ export async function testJobs(specs: readonly TestSpec[], options: TestJobsOpti
 type PreparableJob = TestJob & { prepare(): Promise<void> };
 
 /** A job for `spec` around a new probe, or undefined (logged) when the probe cannot be created. */
-function createTestJob(spec: TestSpec, logger: Logger): PreparableJob | undefined {
+function createTestJob(spec: TestSpec, logger: Logger, clock: Clock): PreparableJob | undefined {
   try {
-    const probe = spec.probeType.create(spec.options);
+    const probe = spec.probeType.create(spec.options, { clock, logger, test: spec.name });
     return {
       spec,
       key: spec.fingerprint,

@@ -1,6 +1,6 @@
 /**
  * Host-name resolution that can be abandoned: for metric servers (the sinks) and for targets (the
- * http probe's connections), once per run and cancelled at stop. A leaf: imports nothing of ours.
+ * http probe's connections), once per run and cancelled at stop. Imports only the Clock of ours.
  *
  * `dns.lookup` (getaddrinfo) runs in libuv's threadpool and cannot be cancelled: process exit joins
  * the threadpool, so a lookup stuck on a slow resolver holds a stopped copy alive for seconds
@@ -13,6 +13,7 @@
 import { promises as dns } from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import net, { type LookupFunction } from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
 
 /** A host name's address, or why there is none; never thrown. */
 export type ResolvedHost = { ok: true; address: string; family: 4 | 6 } | { ok: false; code: string; message: string };
@@ -35,6 +36,8 @@ export interface HostResolverOptions {
   resolvConf?: string;
   /** DNS servers (`ip` or `ip:port`) instead of the system's, for tests. */
   servers?: string[];
+  /** Times the overall bound. Default the system clock. */
+  clock?: Clock;
 }
 
 /** Default bound on one host's resolution, ms. */
@@ -43,6 +46,7 @@ export const DEFAULT_RESOLVE_TIMEOUT_MS = 5_000;
 /** Creates a resolver; `cancel()` it when the run stops. */
 export function createHostResolver(options: HostResolverOptions = {}): HostResolver {
   const timeoutMs = options.timeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS;
+  const clock = options.clock ?? systemClock;
   const hostsFile = options.hostsFile ?? '/etc/hosts';
   const resolvConf = options.resolvConf ?? '/etc/resolv.conf';
   const known = new Map<string, ResolvedHost>();
@@ -67,8 +71,7 @@ export function createHostResolver(options: HostResolverOptions = {}): HostResol
     };
     const cancel = () => stop(CANCELLED);
     cancellers.add(cancel);
-    const timer = setTimeout(() => stop({ ok: false, code: 'ETIMEOUT', message: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    timer.unref();
+    const cancelTimer = clock.after(timeoutMs, () => stop({ ok: false, code: 'ETIMEOUT', message: `no answer within ${timeoutMs} ms` }), { unref: true });
     try {
       let last: ResolvedHost = { ok: false, code: 'ENOTFOUND', message: 'not found' };
       for (const name of searchCandidates(host, conf)) {
@@ -89,7 +92,7 @@ export function createHostResolver(options: HostResolverOptions = {}): HostResol
       }
       return outcome ?? last;
     } finally {
-      clearTimeout(timer);
+      cancelTimer();
       cancellers.delete(cancel);
     }
   };

@@ -3,15 +3,14 @@
  * to the same origin (see http-pools.ts). Its fields are in http-params.ts, its warm-up in
  * http-warm-up.ts.
  */
-import { performance } from 'node:perf_hooks';
-import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import type { Clock } from '../clock.js';
 import type { ProbeResult } from '../events.js';
 import type { HostResolver } from '../net/resolve.js';
 import { DEFAULT_HTTP_CONCURRENCY, parseHttpParams, type HttpProbeOptions, type StatusRange } from './http-params.js';
 import { leasePool, type PoolLease } from './http-pools.js';
 import { warmUpHttp } from './http-warm-up.js';
 import { classifyNetError } from './net-errors.js';
-import type { Probe, ProbeType } from './probe.js';
+import type { Probe, ProbeContext, ProbeType } from './probe.js';
 
 function inRanges(status: number, ranges: readonly StatusRange[]): boolean {
   return ranges.some((r) => status >= r.min && status <= r.max);
@@ -50,10 +49,12 @@ class HttpProbe implements Probe {
   readonly #path: string;
   readonly #headers: string[];
   readonly #lease: PoolLease;
+  readonly #clock: Clock;
   #closing: Promise<void> | undefined;
 
-  constructor(options: HttpProbeOptions, resolver: HostResolver | undefined) {
+  constructor(options: HttpProbeOptions, clock: Clock, resolver: HostResolver | undefined) {
     this.#options = options;
+    this.#clock = clock;
     const url = new URL(options.url);
     this.#path = url.pathname + url.search;
     this.#headers = options.headers.flat();
@@ -69,7 +70,8 @@ class HttpProbe implements Probe {
   }
 
   async execute(signal: AbortSignal): Promise<ProbeResult> {
-    const started = performance.now();
+    const clock = this.#clock;
+    const started = clock.now();
     if (signal.aborted) return { ok: false, latencyMs: 0, reason: 'aborted' };
     // The execution ends itself on a stop or at its timeout, whatever undici is doing: a request
     // still waiting for a connection (a target whose connects hang) is aborted by undici only once
@@ -78,22 +80,22 @@ class HttpProbe implements Probe {
     // caller's signal end in `finally`, so nothing accumulates on the long-lived caller signal.
     const controller = new AbortController();
     let stopWaiting!: () => void;
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer: (() => void) | undefined;
     const gaveUp = new Promise<'aborted' | 'timeout'>((resolve) => {
       stopWaiting = whenAborted(signal, () => {
         controller.abort(signal.reason);
         resolve('aborted');
       });
-      timer = setTimeout(() => {
+      cancelTimer = clock.after(this.#options.timeoutMs, () => {
         controller.abort(new Error('http probe timeout'));
         resolve('timeout');
-      }, this.#options.timeoutMs);
+      });
     });
     try {
       const outcome = await Promise.race([this.#exchange(controller.signal, started), gaveUp]);
-      if (typeof outcome === 'string') return { ok: false, latencyMs: performance.now() - started, reason: outcome };
+      if (typeof outcome === 'string') return { ok: false, latencyMs: clock.now() - started, reason: outcome };
       if ('error' in outcome) {
-        const latencyMs = performance.now() - started;
+        const latencyMs = clock.now() - started;
         if (signal.aborted) return { ok: false, latencyMs, reason: 'aborted' };
         if (controller.signal.aborted) return { ok: false, latencyMs, reason: 'timeout' };
         return { ok: false, latencyMs, reason: classifyNetError(outcome.error) };
@@ -102,7 +104,7 @@ class HttpProbe implements Probe {
       if (inRanges(status, this.#options.expect)) return { ok: true, latencyMs };
       return { ok: false, latencyMs, reason: `status_${status}` };
     } finally {
-      clearTimeout(timer);
+      cancelTimer?.();
       stopWaiting();
     }
   }
@@ -124,11 +126,11 @@ class HttpProbe implements Probe {
       for await (const _chunk of response.body) {
         // discarded
       }
-      const latencyMs = performance.now() - started;
+      const latencyMs = this.#clock.now() - started;
       // With pipelining 1, undici hands a kept-alive socket back to the pool only one event-loop
       // turn after the response ends. Resolving after that turn keeps this execution's slot until
       // its connection is reusable, so back-to-back executions reuse it instead of opening more.
-      await nextLoopTurn();
+      await new Promise<void>((resolve) => this.#clock.soon(resolve));
       return { status: response.statusCode, latencyMs };
     } catch (error) {
       return { error };
@@ -146,11 +148,12 @@ class HttpProbe implements Probe {
 }
 
 /**
- * Builds an http probe from validated options. Its target's host name is resolved by `resolver`
- * (its owner cancels it), or by default by the connection pools' own resolver, once per run.
+ * Builds an http probe from validated options, timed on `context.clock`. Its target's host name is
+ * resolved by `resolver` (its owner cancels it), or by default by the connection pools' own
+ * resolver, once per run.
  */
-export function createHttpProbe(options: HttpProbeOptions, resolver?: HostResolver): Probe {
-  return new HttpProbe(options, resolver);
+export function createHttpProbe(options: HttpProbeOptions, context: Pick<ProbeContext, 'clock'>, resolver?: HostResolver): Probe {
+  return new HttpProbe(options, context.clock, resolver);
 }
 
 /** The `http` probe type (serves `https://` URLs too). */
@@ -158,6 +161,6 @@ export const httpProbeType: ProbeType<HttpProbeOptions> = {
   name: 'http',
   defaultConcurrency: DEFAULT_HTTP_CONCURRENCY,
   parse: parseHttpParams,
-  create: (options) => createHttpProbe(options),
-  prepare: () => warmUpHttp(createHttpProbe),
+  create: (options, context) => createHttpProbe(options, context),
+  prepare: (context) => warmUpHttp((options) => createHttpProbe(options, context)),
 };

@@ -1,4 +1,6 @@
+import type { Clock } from '../clock.js';
 import type { ProbeResult } from '../events.js';
+import type { Logger } from '../log.js';
 
 /** One configured test's way of executing once; created once per test, reused for every tick. */
 export interface Probe {
@@ -30,14 +32,26 @@ export interface ProbeType<Options = unknown> {
    * the field (the key) it is about.
    */
   parse(params: ProbeParams): { ok: true; options: Options; timeoutMs: number } | { ok: false; issues: ParamIssue[] };
-  /** Builds a probe from validated options. */
-  create(options: Options): Probe;
+  /** Builds a probe from validated options, with what the run gives every probe. */
+  create(options: Options, context: ProbeContext): Probe;
   /**
    * Optional one-time warm-up before the first window starts (compiling a parser, loading modules),
    * so the first tick is not late. Must send nothing to any target, must not throw, and should be
    * quick: the run awaits it once per process.
    */
-  prepare?(): Promise<void>;
+  prepare?(context: Pick<ProbeContext, 'clock' | 'logger'>): Promise<void>;
+}
+
+/**
+ * What the run hands every probe it creates: the one Clock that times executions (latency, the
+ * probe's own timeout), so a probe's timing paths run on a fake clock in tests, and the logger (for
+ * debug detail such as a TLS verification code; a probe never reports metrics).
+ */
+export interface ProbeContext {
+  clock: Clock;
+  logger: Logger;
+  /** The test this probe serves (its line's name), for log lines and per-test resources. */
+  test: string;
 }
 
 /** One problem with a key=value field. */

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/log.js';
 import { createHostResolver, type HostResolver } from '../../src/net/resolve.js';
 import { createHttpProbe, httpProbeType } from '../../src/probes/http.js';
 import type { HttpProbeOptions } from '../../src/probes/http-params.js';
@@ -61,16 +63,19 @@ function optionsFor(...fields: string[]): HttpProbeOptions {
   return parsed.options;
 }
 
+/** What the run gives a probe: the real clock, no log. */
+const context = { clock: systemClock, logger: silentLogger, test: 'http-probe-test' };
+
 /** Creates the probe for `key=value` fields (closed after the test). */
 function probeFor(...fields: string[]): Probe {
-  const probe = httpProbeType.create(optionsFor(...fields));
+  const probe = httpProbeType.create(optionsFor(...fields), context);
   probes.push(probe);
   return probe;
 }
 
 /** Creates the probe with its own resolver (closed after the test; the resolver is cancelled after it). */
 function probeResolvedBy(resolver: HostResolver, ...fields: string[]): Probe {
-  const probe = createHttpProbe(optionsFor(...fields), resolver);
+  const probe = createHttpProbe(optionsFor(...fields), context, resolver);
   probes.push(probe);
   cleanupLater.push(async () => resolver.cancel());
   return probe;
