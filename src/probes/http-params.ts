@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { describeChar, quotePrefix, quoteValue, redactUrl } from '../redact.js';
+import { readCaFile, type CaFile } from './ca-file.js';
 import { field, paramsParser, timeoutField, type Parsed } from './params.js';
 import type { ProbeType } from './probe.js';
 
@@ -27,6 +28,8 @@ export interface HttpProbeOptions {
   headers: [name: string, value: string][];
   /** The request body, sent as given. Default none. */
   body: string | undefined;
+  /** Certificates trusted beside Node's bundled roots for an https URL (read when the line is parsed). Default none. */
+  ca?: CaFile | undefined;
 }
 
 /** Default execution timeout of an http test. */
@@ -98,7 +101,7 @@ function parseExpect(raw: string): Parsed<StatusRange[]> {
 }
 
 /** Header values may be credentials: messages name the header, never quote its value. */
-function parseHeader(raw: string): Parsed<[string, string]> {
+export function parseHeader(raw: string): Parsed<[string, string]> {
   const colon = raw.indexOf(':');
   if (colon <= 0) return { error: `expected "Name: Value", got ${quotePrefix(raw)}` };
   const name = raw.slice(0, colon);
@@ -140,6 +143,7 @@ const parseFields = paramsParser({
         }
       }),
     body: z.string().optional(),
+    ca: field(readCaFile).optional(),
   },
   repeatable: ['header'],
 });
@@ -148,7 +152,8 @@ const parseFields = paramsParser({
 export const parseHttpParams: ProbeType<HttpProbeOptions>['parse'] = (params) => {
   const result = parseFields(params);
   if (!result.ok) return result;
-  const { url, method, timeout, expect, header, body } = result.data;
-  const options: HttpProbeOptions = { url, method, timeoutMs: timeout, expect, headers: header, body };
+  const { url, method, timeout, expect, header, body, ca } = result.data;
+  if (ca && !url.startsWith('https:')) return { ok: false, issues: [{ field: 'ca', message: 'applies only to https:// URLs' }] };
+  const options: HttpProbeOptions = { url, method, timeoutMs: timeout, expect, headers: header, body, ...(ca ? { ca } : {}) };
   return { ok: true, options, timeoutMs: timeout };
 };

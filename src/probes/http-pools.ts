@@ -8,11 +8,13 @@
  * long as they do: it is created with the first such pool and cancelled when the last is destroyed —
  * when a run closes its probes — so each name is resolved once per run and no lookup outlives a stop.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Pool, buildConnector } from 'undici';
 import { connectionBudget, fdLimitCode, limitHit, softFdLimit } from '../limits.js';
 import { createHostResolver, lookupVia, type HostResolver } from '../net/resolve.js';
+import { secureContextWithCa } from './ca-file.js';
 
 /** What makes two tests' connections interchangeable. */
 export interface PoolKey {
@@ -22,6 +24,8 @@ export interface PoolKey {
   connectTimeoutMs: number;
   /** Resolves the origin's host name; its owner cancels it. Default: the pools' shared resolver (see above). */
   resolver?: HostResolver;
+  /** PEM certificates trusted beside Node's bundled roots (https). Default: Node's roots only. */
+  ca?: string;
 }
 
 /** One test's hold on a shared pool. */
@@ -153,7 +157,12 @@ class SharedPool {
     const resolver = options.resolver ?? this.#heldResolver!;
     // net.connect and tls.connect ask `lookup` for the address of a host name (IP literals skip it),
     // and keep using the name for SNI and the certificate check; the Host header comes from the origin.
-    this.#connector = undici().buildConnector({ timeout: options.connectTimeoutMs, lookup: lookupVia(resolver) });
+    this.#connector = undici().buildConnector({
+      timeout: options.connectTimeoutMs,
+      lookup: lookupVia(resolver),
+      // One TLS context per CA text, shared by every connection (tls.connect would build one per connect from `ca`).
+      ...(options.ca === undefined ? {} : { secureContext: secureContextWithCa(options.ca) }),
+    });
     // Per-request headersTimeout/bodyTimeout (each test's own timeout) override undici's 300 s defaults.
     this.pool = new (undici().Pool)(options.origin, {
       // Never more connections than the whole budget: beyond it requests queue in the pool for the
@@ -274,6 +283,7 @@ let resolversSeen = 0;
 /** Takes a hold on the pool for `key`, creating it on first use. */
 export function leasePool(key: PoolKey): PoolLease {
   let id = `${key.origin} connect=${key.connectTimeoutMs}`;
+  if (key.ca !== undefined) id += ` ca=${createHash('sha256').update(key.ca).digest('hex').slice(0, 32)}`;
   if (key.resolver) {
     if (!resolverIds.has(key.resolver)) resolverIds.set(key.resolver, ++resolversSeen);
     id += ` resolver=${resolverIds.get(key.resolver)}`;

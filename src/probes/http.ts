@@ -58,7 +58,7 @@ class HttpProbe implements Probe {
     const url = new URL(options.url);
     this.#path = url.pathname + url.search;
     this.#headers = options.headers.flat();
-    this.#lease = leasePool({ origin: url.origin, connectTimeoutMs: options.timeoutMs, ...(resolver ? { resolver } : {}) });
+    this.#lease = leasePool({ origin: url.origin, connectTimeoutMs: options.timeoutMs, ...(resolver ? { resolver } : {}), ...(options.ca ? { ca: options.ca.pem } : {}) });
   }
 
   /**

@@ -19,7 +19,7 @@ const DEFAULTS: Omit<HttpProbeOptions, 'url'> = {
   body: undefined,
 };
 const URL_MESSAGE = (got: string) => `expected an absolute http:// or https:// URL, got "${got}"`;
-const UNKNOWN = 'unknown key; http accepts url, method, timeout, expect, header, body, concurrency';
+const UNKNOWN = 'unknown key; http accepts url, method, timeout, expect, header, body, ca, concurrency';
 
 describe('http params: accepted', () => {
   it.each<[string, Map<string, string[]>, HttpProbeOptions]>([

