@@ -3,10 +3,11 @@
 // starts on 127.0.0.1; every load loop is bounded by the run's --lifetime. Prints a Markdown table
 // for the README and exits non-zero when a target is missed.
 //
-//   node bench/run.mjs [--quick]     --quick: shorter runs, for a smoke test
+//   node bench/run.mjs [--quick] [CASE]   --quick: shorter runs, for a smoke test
+//                                          CASE: run only that case (`scenario`)
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,16 +210,65 @@ async function startup() {
   record('CLI start-up, `canihaz --version` (ms, median of 5)', fmt(pct(times, 50), 0), '', true);
 }
 
+/** A scenario module of one `ctx.http.request`: what the scenario case measures against the http probe. */
+const ONE_REQUEST_MODULE = `export const params = { url: { required: true } };
+export default async function (ctx) {
+  const res = await ctx.http.request(ctx.params.url);
+  if (res.status !== 200) throw new Error(\`status \${res.status}\`);
+}
+`;
+
+/** Agent CPU per 1000 executions of one test line at 60,000/min (no metrics sent), with `one.mjs` in its types_dir. */
+async function cpuPerThousand(line, lifetime) {
+  const t = await target();
+  const h = home();
+  const types = join(h.dir, 'types');
+  mkdirSync(types);
+  chmodSync(types, 0o755);
+  writeFileSync(join(types, 'one.mjs'), ONE_REQUEST_MODULE, { mode: 0o644 });
+  writeFileSync(h.config, `${line(t.url)}\n`);
+  const run = await spawnCli(['run', ...h.args, '--types-dir', types, '--lifetime', String(lifetime)]).done;
+  const hits = t.hits.length;
+  await t.close();
+  rmSync(h.dir, { recursive: true, force: true });
+  const expected = lifetime * 1000;
+  const ok = run.code === 0 && Math.abs(hits - expected) <= 1;
+  return { perThousand: (run.cpuSeconds / hits) * 1000, hits, expected, ok };
+}
+
+/** Issue 9: a scenario of one ctx.http.request costs at most 1.5x the CPU of the http probe. */
+async function scenarioCost(lifetime) {
+  const http = await cpuPerThousand((url) => `b|http|60000|none|url=${url}/|concurrency=200`, lifetime);
+  const scenario = await cpuPerThousand((url) => `b|one|60000|none|url=${url}/|concurrency=200`, lifetime);
+  for (const [what, r] of [['http probe', http], ['scenario of one ctx.http.request', scenario]]) {
+    record(`${what} at 60000/min: requests at the server / expected`, `${r.hits} / ${r.expected}`, '±1', r.ok);
+    record(`${what} at 60000/min: agent CPU per 1000 executions (s)`, fmt(r.perThousand, 3), '', true);
+  }
+  const ratio = scenario.perThousand / http.perThousand;
+  record('scenario / http agent CPU per execution', `${fmt(ratio, 2)}x`, '<= 1.5x', ratio <= 1.5);
+}
+
 const lifetime = quick ? 3 : 10;
-await startup();
-await pacing('1 test at 60000/min', 1, 60_000, lifetime);
-await pacing('50 tests at 1200/min', 50, 1_200, lifetime);
-// Issue 6's scale case: 2,000 tests at 60/min; at a whole-second lifetime every test owes exactly lifetime ticks.
-await pacing('2000 tests at 60/min', 2_000, 60, lifetime, { tolerance: 0, rssTargetMb: 400 });
-await stopReaction(quick ? 3 : 10);
-await configReaction(quick ? 3 : 10);
-await simultaneous(10);
-if (!quick) await killedSlot();
+const CASES = { scenario: () => scenarioCost(lifetime) };
+const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
+if (only !== undefined) {
+  if (!(only in CASES)) {
+    console.error(`unknown case ${JSON.stringify(only)}; cases: ${Object.keys(CASES).join(', ')}`);
+    process.exit(2);
+  }
+  await CASES[only]();
+} else {
+  await startup();
+  await pacing('1 test at 60000/min', 1, 60_000, lifetime);
+  await pacing('50 tests at 1200/min', 50, 1_200, lifetime);
+  // Issue 6's scale case: 2,000 tests at 60/min; at a whole-second lifetime every test owes exactly lifetime ticks.
+  await pacing('2000 tests at 60/min', 2_000, 60, lifetime, { tolerance: 0, rssTargetMb: 400 });
+  await stopReaction(quick ? 3 : 10);
+  await configReaction(quick ? 3 : 10);
+  await simultaneous(10);
+  if (!quick) await killedSlot();
+  await scenarioCost(lifetime);
+}
 
 console.log(`\n| measure | result | target |\n|---|---|---|`);
 for (const r of results) console.log(`| ${r.what} | ${r.value} | ${r.target || '—'} |`);

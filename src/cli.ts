@@ -62,6 +62,7 @@ const COMMANDS: Record<CommandName, (given: CommandInput) => Promise<ExitCode>> 
       settingsProblems,
       out: (l) => process.stdout.write(l + '\n'),
       err: (l) => process.stderr.write(l + '\n'),
+      clock: systemClock,
     });
   },
 };

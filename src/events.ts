@@ -58,6 +58,13 @@ export const TEST_COUNTS = ['requested', 'started', ...OUTCOMES] as const;
 export type TestCounts = Record<(typeof TEST_COUNTS)[number], number>;
 
 /**
+ * First segments of the names the agent reports under a test itself, lower-cased: its counts and
+ * timings, Graphite's `count`, the `step` samples of scenarios and built-in types' own figures. A
+ * scenario module's own metric names (compared lower-cased) may not be one of them.
+ */
+export const RESERVED_SAMPLE_NAMES: ReadonlySet<string> = new Set<string>([...TEST_COUNTS, ...EXECUTION_TIMINGS, 'count', 'step', 'days_left']);
+
+/**
  * One thing that happened to a test, as every sink sees it. `tickWallMs` is the wall-clock time of
  * the scheduled tick the event belongs to: interval-based sinks file it there, not at completion.
  */

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { loadTests } from '../config/load-tests.js';
 import { formatLineError } from '../config/tests-file.js';
 import type { Settings } from '../config/settings.js';
@@ -11,12 +12,16 @@ export interface CheckOptions {
   settingsProblems: string[];
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Times each scenario module's import deadline. */
+  clock: Clock;
 }
 
 /**
  * Validates the tests config without running anything: every problem on its own line as
  * `FILE:LINE: field: reason`. Exit 0 clean, 1 problems, 2 unreadable or refused (not a regular
- * file, strict_modes) — the whole config, or any `*.conf` of a config directory.
+ * file, strict_modes) — the whole config, or any `*.conf` of a config directory. Scenario modules
+ * the lines name are imported as a run would import them, so a broken or refused module is a
+ * problem of each line naming it (exit 1), caught by Puppet's `validate_cmd` before it ships.
  */
 export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
   const { settings, out, err } = options;
@@ -25,7 +30,7 @@ export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
     maxTotalRate: settings.maxTotalRate,
     strictModes: settings.strictModes,
     destinationDefaults: settings.destinationDefaults,
-    probeTypes: builtinProbeRegistry(),
+    probeTypes: builtinProbeRegistry({ typesDir: settings.typesDir, strictModes: settings.strictModes, clock: options.clock }),
   });
   for (const p of options.settingsProblems) err(p);
   if (loaded.status === 'missing') {

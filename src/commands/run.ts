@@ -51,7 +51,9 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   let probeTypes: ProbeRegistry | undefined;
   const load = async () => {
     const [{ loadTests }, { builtinProbeRegistry }] = await Promise.all([import('../config/load-tests.js'), import('../probes/registry.js')]);
-    probeTypes ??= builtinProbeRegistry();
+    // One registry per process: each scenario module it finds is imported once, and a reload of the
+    // config imports only the modules of type words it has not seen (see load-module.ts).
+    probeTypes ??= builtinProbeRegistry({ typesDir: settings.typesDir, strictModes: settings.strictModes, clock });
     return loadTests(settings.config, {
       maxFrequency: settings.maxFrequency,
       maxTotalRate: settings.maxTotalRate,

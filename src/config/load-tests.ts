@@ -4,8 +4,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { checkModes, describeError, readConfigFile } from './read-file.js';
-import { createParseState, parseTestsText, type ParsedTests, type ParseOptions } from './tests-file.js';
+import { checkModes } from '../file-modes.js';
+import { describeError, readConfigFile } from './read-file.js';
+import { createParseState, parseTestsText, typeWords, type ParsedTests, type ParseOptions } from './tests-file.js';
 
 /** What reading the config path found. */
 export type LoadedTests =
@@ -30,6 +31,8 @@ export function isConfigFileName(name: string): boolean {
  * names unique across files. Never throws, and never blocks on what it finds: anything but a regular
  * file is refused (see `readConfigFile`); with `strictModes` (the default) so is a file or directory
  * that others could change. In a directory, a refused `*.conf` is an error for that file only.
+ * Before parsing, the registry's load() imports the scenario modules the lines name (bounded: see
+ * load-module.ts), so a line naming a broken module is an error of that line only.
  */
 export async function loadTests(path: string, options: ParseOptions): Promise<LoadedTests> {
   const strictModes = options.strictModes ?? true;
@@ -72,23 +75,34 @@ export async function loadTests(path: string, options: ParseOptions): Promise<Lo
     }
     files = [path];
   }
+  // Every file is read first, then every scenario module any line names is imported (all at once,
+  // each bounded), then the files are parsed in order: parsing itself is synchronous.
+  const read: ({ file: string; text: string } | { file: string; refused: string })[] = [];
   for (const file of files) {
-    const read = await readConfigFile(file, { strictModes });
-    if (read.status !== 'ok') {
-      // A file that vanished between stat (or readdir) and the read was being replaced: as missing.
-      if (read.status === 'missing') {
-        if (file === path) return { status: 'missing', specs: [], errors: [] };
-        continue;
-      }
-      if (file === path) return unreadable(read.message);
-      out.errors.push({ file, line: 0, field: 'file', message: read.message.slice(file.length + 2) });
-      out.unreadableFiles.push(file);
+    const one = await readConfigFile(file, { strictModes });
+    if (one.status === 'ok') {
+      read.push({ file, text: one.text });
       continue;
     }
-    const parsed = parseTestsText(read.text, file, options, state);
+    // A file that vanished between stat (or readdir) and the read was being replaced: as missing.
+    if (one.status === 'missing') {
+      if (file === path) return { status: 'missing', specs: [], errors: [] };
+      continue;
+    }
+    if (file === path) return unreadable(one.message);
+    read.push({ file, refused: one.message.slice(file.length + 2) });
+  }
+  await options.probeTypes.load?.(read.flatMap((r) => ('text' in r ? typeWords(r.text) : [])));
+  for (const r of read) {
+    if ('refused' in r) {
+      out.errors.push({ file: r.file, line: 0, field: 'file', message: r.refused });
+      out.unreadableFiles.push(r.file);
+      continue;
+    }
+    const parsed = parseTestsText(r.text, r.file, options, state);
     out.specs.push(...parsed.specs);
     out.errors.push(...parsed.errors);
-    out.files.push(file);
+    out.files.push(r.file);
   }
   return { status: 'ok', ...out };
 }

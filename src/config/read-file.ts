@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { checkModes } from '../file-modes.js';
 
 /** Why a config file was not read; `missing` is the only one that is not a problem in itself. */
 export type ReadRefusal = { status: 'missing' } | { status: 'refused'; message: string };
@@ -18,7 +19,7 @@ export interface ReadConfigFileOptions {
  * FIFO, a socket, a device, a directory) is refused: it is opened with O_NONBLOCK, so even a FIFO
  * with no writer returns at once, then the open descriptor is checked with fstat and only then read,
  * so what is checked is what is read (a file swapped between the check and the read cannot slip
- * through). With `strictModes`, the file's owner and mode are checked too (see `checkModes`).
+ * through). With `strictModes`, the file's owner and mode are checked too (see `checkModes` in file-modes.ts).
  * Never throws.
  */
 export async function readConfigFile(path: string, options: ReadConfigFileOptions): Promise<ReadFileResult> {
@@ -74,26 +75,6 @@ function notRegular(info: Stats): string | undefined {
           ? 'a device'
           : 'not a regular file';
   return `is ${what}, not a regular file; refused`;
-}
-
-/**
- * StrictModes, as sshd has them: the config decides where traffic goes, so a file or directory that
- * someone else could change is refused. Returns why, or undefined when `info` is safe: owned by root
- * or by the user running canihaz, and not writable by group or others (a directory with the sticky
- * bit, such as /tmp, may be writable by others: they cannot replace or remove our files in it).
- */
-export function checkModes(info: Stats, kind: 'file' | 'directory'): string | undefined {
-  const uid = process.geteuid?.();
-  if (uid !== undefined && info.uid !== 0 && info.uid !== uid) {
-    return `is owned by uid ${info.uid}, not by root or by the user running canihaz (uid ${uid}); refused (strict_modes)`;
-  }
-  const sticky = kind === 'directory' && (info.mode & 0o1000) !== 0;
-  if ((info.mode & 0o022) !== 0 && !sticky) {
-    const mode = (info.mode & 0o7777).toString(8).padStart(4, '0');
-    const who = (info.mode & 0o020) !== 0 && (info.mode & 0o002) !== 0 ? 'group and others' : (info.mode & 0o020) !== 0 ? 'group' : 'others';
-    return `is writable by ${who} (mode ${mode}); refused (strict_modes): run chmod go-w on it, or set strict_modes = off`;
-  }
-  return undefined;
 }
 
 /** A filesystem error as a refusal naming the path; ENOENT is `missing`. */

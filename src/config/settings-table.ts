@@ -93,6 +93,10 @@ export const SETTINGS = {
     doc: 'reserved for the local results journal',
     arg: 'PATH', default: '/var/lib/canihaz', schema: path, usedBy: [], from: 'anywhere',
   },
+  types_dir: {
+    doc: 'scenario modules: <test_type>.mjs',
+    arg: 'PATH', default: '/etc/canihaz/types', schema: path, usedBy: EVERY, from: 'anywhere',
+  },
   statsd: {
     doc: 'where the word "statsd" sends',
     arg: 'HOST:PORT', default: hostPortText(DEFAULT_DESTINATIONS.statsd), schema: hostPort, usedBy: RUNNING, from: 'anywhere',
@@ -130,7 +134,7 @@ export const SETTINGS = {
     arg: 'on|off', default: 'on', schema: onOff, usedBy: RUNNING, from: 'anywhere',
   },
   strict_modes: {
-    doc: 'refuse config files others could change',
+    doc: 'refuse config, modules others can change',
     arg: 'on|off', default: 'on', schema: onOff, usedBy: EVERY, from: 'anywhere',
   },
   log_level: {

@@ -19,6 +19,8 @@ export interface Settings {
   stopFile: string;
   lockDir: string;
   stateDir: string;
+  /** Where scenario modules live: a `test_type` that is not built in names `<typesDir>/<test_type>.mjs`. */
+  typesDir: string;
   /** Prefix (unexpanded, may hold `{host}`) for StatsD names. */
   statsdPrefix: string;
   /** Prefix (unexpanded) for Graphite paths. */
@@ -123,6 +125,7 @@ export function resolveSettings(
       stopFile: v.stop_file,
       lockDir: v.lock_dir,
       stateDir: v.state_dir,
+      typesDir: v.types_dir,
       statsdPrefix: v.statsd_prefix ?? defaultStatsdPrefix(v.prefix),
       graphitePrefix: v.graphite_prefix ?? defaultGraphitePrefix(v.prefix),
       destinationDefaults: { statsd: v.statsd, graphite: v.graphite },

@@ -96,6 +96,17 @@ const lineSchema = (maxFrequency: number) =>
       .optional(),
   });
 
+/**
+ * The `test_type` word of every line of `text` that has the four fields a test needs, so the
+ * scenario modules they name can be imported (ProbeRegistry.load) before the text is parsed.
+ */
+export function typeWords(text: string): string[] {
+  return contentLines(text).flatMap(({ text: line }) => {
+    const fields = line.split('|');
+    return fields.length >= 4 ? [fields[1]!.trim()] : [];
+  });
+}
+
 /** Decodes the one escape the format has: `%7C` for a literal `|`. */
 function unescapeValue(v: string): string {
   return v.replace(/%7C/gi, '|');
@@ -166,7 +177,9 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
     const probeType = registry.get(type);
     let probe: ReturnType<ProbeType['parse']> | undefined;
     if (!probeType) {
-      fail('type', `unknown test type ${quoteValue(type)}; known types: ${registry.names().join(', ')}`);
+      const why = registry.whyUnknown?.(type);
+      if (why?.reason !== undefined) fail('type', `module ${why.module}: ${why.reason}`);
+      else fail('type', `unknown test type ${quoteValue(type)}; known types: ${registry.names().join(', ')}${why ? ` (no module ${why.module})` : ''}`);
     } else {
       const probeParams = new Map([...params].filter(([k]) => !LINE_KEYS.has(k)));
       const parsed = probeType.parse(probeParams);

@@ -119,7 +119,7 @@ describe('canihaz check: every echoed value is quoted with escapes and cut', () 
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     expect(r.stderr).toContain(`${home.config}:1: frequency: expected a whole number of executions per minute, got "6\\u001b[2J\\u0007"`);
-    expect(r.stderr).toContain(`${home.config}:2: type: unknown test type "${'t'.repeat(80)}…" (999920 more characters); known types: http`);
+    expect(r.stderr).toContain(`${home.config}:2: type: unknown test type "${'t'.repeat(80)}…" (999920 more characters); known types: dns, http, tcp, tls, websocket`);
     expect(r.stderr.length).toBeLessThan(2_000);
   });
 

@@ -309,7 +309,7 @@ export function badTestLineArb(name: string, usedName: string | undefined): fc.A
   const mutations: fc.Arbitrary<BadLine>[] = [
     fc.tuple(good, fc.constantFrom('abc', '-5', '1.5', '60001', '1e3', '', ' 6 0')).map(([g, v]) => ({ text: withField(g.text, 2, v), field: 'frequency', how: `frequency ${JSON.stringify(v)}` })),
     fc.tuple(good, fc.constantFrom('nowhere', 'statsd://', 'statsd://h:0', 'none,console', 'statsd,,console', '')).map(([g, v]) => ({ text: withField(g.text, 3, v), field: 'destination', how: `destination ${JSON.stringify(v)}` })),
-    fc.tuple(good, fc.constantFrom('tcp', 'HTTP', 'https', '', 'http2')).map(([g, v]) => ({ text: withField(g.text, 1, v), field: 'type', how: `type ${JSON.stringify(v)}` })),
+    fc.tuple(good, fc.constantFrom('ftp', 'HTTP', 'https', '', 'http2')).map(([g, v]) => ({ text: withField(g.text, 1, v), field: 'type', how: `type ${JSON.stringify(v)}` })),
     fc.tuple(good, fc.constantFrom('a.b', 'a b', 'é', 'x'.repeat(65), 'a\0b', 'agent')).map(([g, v]) => ({ text: withField(g.text, 0, v), field: 'name', how: `name ${JSON.stringify(v)}` })),
     good.map((g) => ({ text: `${g.text}|bogus=1`, field: 'bogus', how: 'unknown key' })),
     good.map((g) => ({ text: fields(g.text).map((f) => (/^\s*url\s*=/.test(f) ? 'url=ftp://x/' : f)).join('|'), field: 'url', how: 'ftp url' })),
@@ -355,6 +355,7 @@ export const SETTING_VALUE_ARBS: Record<string, fc.Arbitrary<string>> = {
   stop_file: fc.stringMatching(/^\/[A-Za-z0-9._/-]{0,40}$/),
   lock_dir: fc.stringMatching(/^\/[A-Za-z0-9._/-]{0,40}$/),
   state_dir: fc.stringMatching(/^\/[A-Za-z0-9._/-]{0,40}$/),
+  types_dir: fc.stringMatching(/^\/[A-Za-z0-9._/-]{0,40}$/),
   statsd: fc.tuple(hostArb, portArb).map(([h, p]) => `${h.text}:${p}`),
   graphite: fc.tuple(hostArb, portArb).map(([h, p]) => `${h.text}:${p}`),
   prefix: fc.stringMatching(/^(?:[A-Za-z0-9_-]|\{host\}){1,8}(?:\.(?:[A-Za-z0-9_-]|\{host\}){1,8}){0,3}$/),
