@@ -293,6 +293,9 @@ function build({ arch, version, deb, compression, level }) {
     copy('deploy/debian/canihaz.sh', 'usr/bin/canihaz', 0o755);
     copy('conf/canihaz.cron', 'etc/cron.d/canihaz');
     copy('conf/tests.conf.example', 'etc/canihaz/tests.conf.example');
+    // Scenario modules' directory (types_dir): root's, 0755, as strict_modes wants it; empty.
+    mkdirSync(join(root, 'etc/canihaz/types'), { recursive: true, mode: 0o755 });
+    copy('types/scenario.d.ts', `${PREFIX}/types/scenario.d.ts`);
     copy('conf/sysusers.d/canihaz.conf', 'usr/lib/sysusers.d/canihaz.conf');
     copy('conf/tmpfiles.d/canihaz.conf', 'usr/lib/tmpfiles.d/canihaz.conf');
     for (const unit of readdirSync(join(ROOT, 'systemd')).sort()) copy(`systemd/${unit}`, `lib/systemd/system/${unit}`);
@@ -302,6 +305,7 @@ function build({ arch, version, deb, compression, level }) {
     put(`${doc}/README.md.gz`, gzip(readFileSync(join(ROOT, 'README.md'))));
     put(`${doc}/changelog.Debian.gz`, gzip(readFileSync(join(HERE, 'changelog'))));
     put(`${doc}/copyright`, copyright(join(lib, 'node_modules'), nodePkg));
+    copy('conf/types/example-login.mjs', `${doc}/examples/types/example-login.mjs`);
     put('usr/share/man/man1/canihaz.1.gz', gzip(manPage(version)));
     copy('deploy/debian/lintian-overrides', 'usr/share/lintian/overrides/canihaz');
 

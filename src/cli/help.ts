@@ -23,8 +23,10 @@ SIGTERM or SIGINT stops scheduling, passes SIGTERM to the children, waits for th
     summary: 'validate the tests config and settings without running anything',
     usage: `canihaz check [options]
 
-Prints every problem as FILE:LINE: field: reason. Exit 0 when clean, 1 when not, 2 when the
-config cannot be read. Works as Puppet's validate_cmd and Chef's verify (any file name).`,
+Prints every problem as FILE:LINE: field: reason. Imports the scenario modules the config names
+(from --types-dir) and reports a module that is refused or fails to load on each line naming it.
+Exit 0 when clean, 1 when not, 2 when the config cannot be read. Works as Puppet's validate_cmd and
+Chef's verify (any file name).`,
   },
 };
 

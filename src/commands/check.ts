@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { loadTests } from '../config/load-tests.js';
 import { formatLineError } from '../config/tests-file.js';
 import type { Settings } from '../config/settings.js';
+import { startWatchdog, type Watchdog } from '../control/watchdog.js';
 import { ExitCode } from '../errors.js';
 import { builtinProbeRegistry } from '../probes/registry.js';
 
@@ -24,14 +25,20 @@ export interface CheckOptions {
  * problem of each line naming it (exit 1), caught by Puppet's `validate_cmd` before it ships.
  */
 export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
-  const { settings, out, err } = options;
+  const { settings, out, err, clock } = options;
+  // A module whose import never yields would hang validate_cmd, and Puppet with it: the watchdog
+  // (started before the first module's code runs) ends such a check.
+  let watchdog: Watchdog | undefined;
+  const beforeImport = () => {
+    watchdog ??= startWatchdog({ clock, blockedLimitMs: settings.blockedLimitSeconds * 1_000, logFormat: settings.logFormat });
+  };
   const loaded = await loadTests(settings.config, {
     maxFrequency: settings.maxFrequency,
     maxTotalRate: settings.maxTotalRate,
     strictModes: settings.strictModes,
     destinationDefaults: settings.destinationDefaults,
-    probeTypes: builtinProbeRegistry({ typesDir: settings.typesDir, strictModes: settings.strictModes, clock: options.clock }),
-  });
+    probeTypes: builtinProbeRegistry({ typesDir: settings.typesDir, strictModes: settings.strictModes, clock, beforeImport }),
+  }).finally(() => watchdog?.stop());
   for (const p of options.settingsProblems) err(p);
   if (loaded.status === 'missing') {
     err(`${settings.config}: no such file or directory`);

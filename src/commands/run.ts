@@ -4,6 +4,7 @@ import type { LoadedTests } from '../config/load-tests.js';
 import type { TestSpec } from '../config/tests-file.js';
 import { acquireSlot } from '../control/lock-slots.js';
 import { stopFileExists, watchStopFile } from '../control/stop-file.js';
+import { startWatchdog, type Watchdog } from '../control/watchdog.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SinkRouterOptions } from '../metrics/router.js';
@@ -49,11 +50,23 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   // which belongs to the next copy); a --lifetime window starts once set-up is done.
   const minute = options.lifetimeSeconds === undefined ? windowFor(clock.wallNow()) : undefined;
   let probeTypes: ProbeRegistry | undefined;
+  // Started before the first scenario module's code runs: a module that never yields (a busy loop at
+  // import or in an execution) cannot be interrupted on the event loop, so a thread of its own ends
+  // the copy once the loop has been blocked for blocked_limit (or at once when a stop file appears).
+  let watchdog: Watchdog | undefined;
+  const beforeImport = () => {
+    watchdog ??= startWatchdog({
+      clock,
+      blockedLimitMs: settings.blockedLimitSeconds * 1_000,
+      stopFile: settings.stopFile,
+      logFormat: settings.logFormat,
+    });
+  };
   const load = async () => {
     const [{ loadTests }, { builtinProbeRegistry }] = await Promise.all([import('../config/load-tests.js'), import('../probes/registry.js')]);
     // One registry per process: each scenario module it finds is imported once, and a reload of the
     // config imports only the modules of type words it has not seen (see load-module.ts).
-    probeTypes ??= builtinProbeRegistry({ typesDir: settings.typesDir, strictModes: settings.strictModes, clock });
+    probeTypes ??= builtinProbeRegistry({ typesDir: settings.typesDir, strictModes: settings.strictModes, clock, beforeImport });
     return loadTests(settings.config, {
       maxFrequency: settings.maxFrequency,
       maxTotalRate: settings.maxTotalRate,
@@ -88,11 +101,13 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   if (!slot) {
     logger.warn('all lock slots are busy (earlier copies still running): skipping this minute', { lock_dir: settings.lockDir });
     await reportSkipped(load, routerOptions, clock, logger);
+    watchdog?.stop();
     return ExitCode.OK;
   }
   try {
     return await runWindow(slot.slot);
   } finally {
+    watchdog?.stop();
     await slot.release();
   }
 

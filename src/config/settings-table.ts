@@ -97,6 +97,10 @@ export const SETTINGS = {
     doc: 'scenario modules: <test_type>.mjs',
     arg: 'PATH', default: '/etc/canihaz/types', schema: path, usedBy: EVERY, from: 'anywhere',
   },
+  blocked_limit: {
+    doc: 'kill a copy blocked this long by a module',
+    arg: 'SECONDS', default: '30', schema: wholeNumber(1, 600), usedBy: EVERY, from: 'anywhere',
+  },
   statsd: {
     doc: 'where the word "statsd" sends',
     arg: 'HOST:PORT', default: hostPortText(DEFAULT_DESTINATIONS.statsd), schema: hostPort, usedBy: RUNNING, from: 'anywhere',

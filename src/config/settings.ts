@@ -21,6 +21,8 @@ export interface Settings {
   stateDir: string;
   /** Where scenario modules live: a `test_type` that is not built in names `<typesDir>/<test_type>.mjs`. */
   typesDir: string;
+  /** Once a scenario module is imported, a copy whose event loop is blocked this long is killed (seconds). */
+  blockedLimitSeconds: number;
   /** Prefix (unexpanded, may hold `{host}`) for StatsD names. */
   statsdPrefix: string;
   /** Prefix (unexpanded) for Graphite paths. */
@@ -126,6 +128,7 @@ export function resolveSettings(
       lockDir: v.lock_dir,
       stateDir: v.state_dir,
       typesDir: v.types_dir,
+      blockedLimitSeconds: v.blocked_limit,
       statsdPrefix: v.statsd_prefix ?? defaultStatsdPrefix(v.prefix),
       graphitePrefix: v.graphite_prefix ?? defaultGraphitePrefix(v.prefix),
       destinationDefaults: { statsd: v.statsd, graphite: v.graphite },

@@ -1,7 +1,4 @@
-/**
- * Waiting on the run's one abort signal from many executions at once, cheaply. (The same helper as
- * http.ts's private one, shared here so tcp and later probe types need not copy it.)
- */
+/** Waiting on the run's one abort signal from many executions of every probe type at once, cheaply. */
 
 /** Callbacks waiting on each caller signal, behind one real listener per signal. */
 const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();

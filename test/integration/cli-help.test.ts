@@ -17,6 +17,7 @@ const RUN_OPTIONS = [
   'stop-file',
   'lock-dir',
   'types-dir',
+  'blocked-limit',
   'statsd',
   'graphite',
   'prefix',
@@ -31,7 +32,7 @@ const RUN_OPTIONS = [
   'log-format',
 ];
 /** The options `check` uses: what decides whether a tests file is valid, and where it is. */
-const CHECK_OPTIONS = ['config', 'settings', 'types-dir', 'max-frequency', 'max-total-rate', 'strict-modes'];
+const CHECK_OPTIONS = ['config', 'settings', 'types-dir', 'blocked-limit', 'max-frequency', 'max-total-rate', 'strict-modes'];
 
 /** The long names listed under a help text's "Options:" heading. */
 function listedOptions(help: string): string[] {

@@ -39,6 +39,8 @@ export interface ScenarioModuleOptions {
   importDeadlineMs?: number;
   /** Turns the exports into a probe type; default: the scenario runtime's `scenarioProbeType`. */
   build?: BuildScenarioType;
+  /** Called before each module's import (its first code runs): where the caller starts its watchdog. */
+  beforeImport?: () => void;
 }
 
 /** What looking for one module found. `file` is always the path under types_dir, as operators name it. */
@@ -103,6 +105,7 @@ export async function loadScenarioModule(word: string, options: ScenarioModuleOp
 
   const deadlineMs = options.importDeadlineMs ?? DEFAULT_IMPORT_DEADLINE_MS;
   const url = pathToFileURL(real).href;
+  options.beforeImport?.();
   // An import that settles after the deadline is ignored (its rejection handled here, never unhandled);
   // one that never settles (a top-level await on nothing) holds no timer and so never holds the process.
   const imported = import(url).then(

@@ -39,6 +39,13 @@ directory tests_dir do
   mode '0755'
 end
 
+# Scenario modules (test types operators write): root's and 0755, or strict_modes refuses them.
+directory '/etc/canihaz/types' do
+  owner 'root'
+  group 'root'
+  mode '0755'
+end
+
 # Checked together with the tests already in place (see the README).
 template '/etc/canihaz/canihaz.conf' do
   source 'canihaz.conf.erb'

@@ -94,6 +94,16 @@ class canihaz (
     require => Package['canihaz'],
   }
 
+  # Scenario modules (test types operators write, see the README): root's and 0755, or strict_modes
+  # refuses them. Put modules here with file resources of your own.
+  file { '/etc/canihaz/types':
+    ensure  => directory,
+    owner   => 'root',
+    group   => 'root',
+    mode    => '0755',
+    require => Package['canihaz'],
+  }
+
   file { $tests_dir:
     ensure       => directory,
     owner        => 'root',
