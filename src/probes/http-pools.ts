@@ -1,7 +1,7 @@
 /**
  * Connection pools shared by every http test to the same origin (one undici Pool per origin and
- * connect options, reference-counted), and the one connection budget they all draw from, sized from
- * the process's fd limit so a host with `ulimit -n 1024` and a thousand tests stays under it.
+ * connect options, reference-counted), each connect drawing on the one connection budget
+ * (connection-budget.ts) so a host with `ulimit -n 1024` and a thousand tests stays under it.
  *
  * Target host names are resolved by a HostResolver (src/net/resolve.ts), never by getaddrinfo, whose
  * pending lookups hold a stopped process's exit. Pools not given a resolver share one that lives as
@@ -9,12 +9,13 @@
  * when a run closes its probes — so each name is resolved once per run and no lookup outlives a stop.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Pool, buildConnector } from 'undici';
-import { connectionBudget, fdLimitCode, limitHit, softFdLimit } from '../limits.js';
+import { fdLimitCode, limitHit } from '../limits.js';
 import { createHostResolver, lookupVia, type HostResolver } from '../net/resolve.js';
 import { secureContextWithCa } from './ca-file.js';
+import { sharedBudget } from './connection-budget.js';
+import { undici } from './load-undici.js';
 
 /** What makes two tests' connections interchangeable. */
 export interface PoolKey {
@@ -43,64 +44,6 @@ export interface PoolLease {
 type ConnectOptions = Parameters<buildConnector.connector>[0];
 type ConnectCallback = Parameters<buildConnector.connector>[1];
 
-/** Open connections of every pool, against the budget; a connect beyond it waits for one to close. */
-class ConnectionBudget {
-  readonly max: number;
-  #open = 0;
-  readonly #waiting = new Set<() => void>();
-
-  constructor(max: number) {
-    this.max = max;
-  }
-
-  /** Takes a slot now, or returns false. Taking the last one raises the alarm: from here on requests queue. */
-  tryTake(): boolean {
-    if (this.#open >= this.max) return false;
-    this.#open++;
-    if (this.#open === this.max) limitHit('connections', { connections: this.max });
-    return true;
-  }
-
-  /** Calls `granted` once a slot is taken for it; the returned function withdraws the wait. */
-  take(granted: () => void): () => void {
-    if (this.tryTake()) {
-      granted();
-      return () => {};
-    }
-    const waiter = () => {
-      this.#open++;
-      granted();
-    };
-    this.#waiting.add(waiter);
-    return () => this.#waiting.delete(waiter);
-  }
-
-  /** Returns a slot (a connection closed), handing it to the longest waiter. */
-  give(): void {
-    this.#open--;
-    const next = this.#waiting.values().next();
-    if (!next.done) {
-      this.#waiting.delete(next.value);
-      next.value();
-    }
-  }
-
-  get open(): number {
-    return this.#open;
-  }
-}
-
-let undiciModule: typeof import('undici') | undefined;
-/**
- * undici, loaded when the first pool is created rather than with the config parser: a copy that
- * only parses the config (`check`, or a `run` that finds every lock slot busy) never pays its ~60 ms.
- */
-function undici(): typeof import('undici') {
-  return (undiciModule ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
-}
-
-let budget: ConnectionBudget | undefined;
-
 /** The resolver of the pools given none, and how many live pools use it. */
 let sharedResolver: { resolver: HostResolver; pools: number } | undefined;
 
@@ -117,12 +60,6 @@ function releaseSharedResolver(resolver: HostResolver): void {
   if (--sharedResolver.pools > 0) return;
   sharedResolver = undefined;
   resolver.cancel();
-}
-
-/** The process-wide connection budget (computed from the soft fd limit on first use). */
-function sharedBudget(): ConnectionBudget {
-  budget ??= new ConnectionBudget(connectionBudget(softFdLimit()));
-  return budget;
 }
 
 /** Raised to undici for connects a destroyed pool will never need. */

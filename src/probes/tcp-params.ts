@@ -2,15 +2,14 @@
  * The `key=value` fields of a tcp test: their defaults, their parsers (operator-facing messages that
  * never echo `send=` or `expect=`, which may hold a secret) and the options they validate into.
  */
-import net from 'node:net';
-import { quoteValue } from '../redact.js';
 import { parseEscapes } from './escapes.js';
 import { field, paramsParser, timeoutField, type Parsed } from './params.js';
 import type { ProbeType } from './probe.js';
+import { parseTarget } from './target.js';
 
 /** Validated options of one tcp test; plain data, so two lines' options can be compared. */
 export interface TcpProbeOptions {
-  /** The host name or IP address to connect to (an IPv6 address without its brackets). Required. */
+  /** The host name (lower case) or IP address to connect to (an IPv6 address without its brackets). Required. */
   host: string;
   /** The TCP port, 1-65535. Required. */
   port: number;
@@ -36,38 +35,6 @@ export const DEFAULT_TCP_CONCURRENCY = 100;
 export const MAX_TCP_READ_BYTES = 64 * 1024;
 
 const EXAMPLE = 'e.g. target=db.example.com:5432 or target=[::1]:6379';
-/** A host name: dot-separated labels of letters, digits, `-` and `_` (as in SRV-style names), an optional final dot. */
-const HOST_NAME = /^(?=.{1,254}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
-
-function parsePort(text: string, raw: string): Parsed<number> {
-  if (text === '') return { error: `expected host:port with a port after the colon, got ${quoteValue(raw)}; ${EXAMPLE}` };
-  if (!/^\d+$/.test(text)) return { error: `port must be a number 1-65535, got ${quoteValue(text)}` };
-  const port = Number(text);
-  if (port < 1 || port > 65_535) return { error: `port must be 1-65535, got ${quoteValue(text)}` };
-  return { value: port };
-}
-
-function parseTarget(raw: string): Parsed<{ host: string; port: number }> {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(raw)) return { error: `expected host:port without a scheme, got ${quoteValue(raw)}; ${EXAMPLE}` };
-  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(raw);
-  if (bracketed) {
-    const [, address = '', portText] = bracketed;
-    if (net.isIPv6(address) === false) return { error: `expected an IPv6 address inside [ ], got ${quoteValue(address)}; ${EXAMPLE}` };
-    if (portText === undefined) return { error: `expected [IPv6]:port, got ${quoteValue(raw)}; ${EXAMPLE}` };
-    const port = parsePort(portText, raw);
-    return 'error' in port ? port : { value: { host: address, port: port.value } };
-  }
-  const colon = raw.lastIndexOf(':');
-  if (colon < 0) return { error: `expected host:port, got ${quoteValue(raw)}; ${EXAMPLE}` };
-  const host = raw.slice(0, colon);
-  if (host.includes(':')) return { error: `an IPv6 address goes in brackets, e.g. target=[::1]:6379, got ${quoteValue(raw)}` };
-  if (host === '') return { error: `expected host:port with a host before the colon, got ${quoteValue(raw)}; ${EXAMPLE}` };
-  if (net.isIPv4(host) === false && (!HOST_NAME.test(host) || /^[\d.]+$/.test(host))) {
-    return { error: `expected a host name or IPv4 address before the colon, got ${quoteValue(host)}; ${EXAMPLE}` };
-  }
-  const port = parsePort(raw.slice(colon + 1), raw);
-  return 'error' in port ? port : { value: { host, port: port.value } };
-}
 
 /** `send=` and `expect=`: escaped bytes, at least one. */
 function parseBytes(raw: string): Parsed<Buffer> {
@@ -88,7 +55,7 @@ function parseExpect(raw: string): Parsed<Buffer> {
 const parseFields = paramsParser({
   type: 'tcp',
   shape: {
-    target: field(parseTarget, `is required, ${EXAMPLE}`),
+    target: field((raw) => parseTarget(raw, { example: EXAMPLE }), `is required, ${EXAMPLE}`),
     send: field(parseBytes).optional(),
     expect: field(parseExpect).optional(),
     timeout: timeoutField({ defaultMs: DEFAULT_TCP_TIMEOUT_MS, maxMs: MAX_TCP_TIMEOUT_MS }),

@@ -7,6 +7,7 @@ import { quoteValue } from '../redact.js';
 import { readCaFile, type CaFile } from './ca-file.js';
 import { field, paramsParser, timeoutField, type Parsed } from './params.js';
 import type { ProbeType } from './probe.js';
+import { isHostName, parseTarget } from './target.js';
 
 /** Validated options of one tls test; plain data, so two lines' options can be compared. */
 export interface TlsProbeOptions {
@@ -33,32 +34,7 @@ export const DEFAULT_TLS_MIN_DAYS = 14;
 /** Default cap on executions of one tls test in flight at once. */
 export const DEFAULT_TLS_CONCURRENCY = 100;
 
-/** A DNS name: dot-separated labels of letters, digits, `-` and `_`, not starting or ending with `-`; an optional final dot. */
-const HOST_NAME = /^(?=.{1,253}\.?$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
-
-/** `host:port` or `[ipv6]:port`. */
-function parseTarget(raw: string): Parsed<{ host: string; port: number }> {
-  const text = raw.trim();
-  const example = 'e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443';
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)) return { error: `expected host:port without a scheme, ${example}, got ${quoteValue(text)}` };
-  const m = /^\[([^\]]*)\]:([^:]*)$/.exec(text) ?? /^([^[\]:]*):([^:]*)$/.exec(text);
-  if (!m) {
-    if (net.isIPv6(text) || (text.split(':').length > 2 && !text.startsWith('['))) {
-      return { error: `write an IPv6 address in brackets with its port, e.g. [::1]:443, got ${quoteValue(text)}` };
-    }
-    return { error: `expected host:port, ${example}, got ${quoteValue(text)}` };
-  }
-  const [, host = '', portText = ''] = m;
-  const bracketed = text.startsWith('[');
-  if (bracketed && !net.isIPv6(host)) return { error: `expected an IPv6 address in the brackets, got ${quoteValue(text)}` };
-  if (!bracketed && net.isIP(host) === 0 && !HOST_NAME.test(host)) {
-    return { error: `expected a host name or IP address before the port, ${example}, got ${quoteValue(text)}` };
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65_535) {
-    return { error: `expected a port from 1 to 65535 after the host, got ${quoteValue(text)}` };
-  }
-  return { value: { host: bracketed ? host : host.toLowerCase(), port: Number(portText) } };
-}
+const EXAMPLE = 'e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443';
 
 /** The SNI name: a DNS name (RFC 6066 carries no IP address in SNI). */
 function parseServername(raw: string): Parsed<string> {
@@ -66,7 +42,7 @@ function parseServername(raw: string): Parsed<string> {
   if (net.isIP(text.replace(/^\[|\]$/g, '')) !== 0) {
     return { error: `must be a host name (SNI carries no IP address; an IP target is checked against the certificate's IP entries), got ${quoteValue(text)}` };
   }
-  if (!HOST_NAME.test(text)) return { error: `expected a host name such as example.com, got ${quoteValue(text)}` };
+  if (!isHostName(text)) return { error: `expected a host name such as example.com, got ${quoteValue(text)}` };
   return { value: text.toLowerCase().replace(/\.$/, '') };
 }
 
@@ -84,7 +60,7 @@ function parseMinDays(raw: string): Parsed<number> {
 const parseFields = paramsParser({
   type: 'tls',
   shape: {
-    target: field(parseTarget, 'is required, e.g. target=example.com:443'),
+    target: field((raw) => parseTarget(raw, { example: EXAMPLE }), 'is required, e.g. target=example.com:443'),
     servername: field(parseServername).optional(),
     min_days: field(parseMinDays).default(DEFAULT_TLS_MIN_DAYS),
     ca: field(readCaFile).optional(),

@@ -2,22 +2,17 @@
  * One WebSocket client connection (ws:// or wss://) on undici's own WebSocket, for the `websocket`
  * probe and a scenario's `ctx.ws`: open with headers, send text, receive the next message that
  * contains a substring, close. Every failure is a WebSocketError whose `reason` is one of the shared
- * reasons, so a caller counts it as it is.
- *
- * undici's WebSocket reports every failed opening the same way (an `error` event with an empty
- * message, then close code 1006), so the session hands it a dispatcher of its own: a one-connection
- * undici Client per session whose handler it watches (the status of a refused upgrade, the connect
- * or TLS error) and whose connects it makes itself: host names through a HostResolver (never
- * getaddrinfo, which can hold a stopped process), the socket remembered so that every path ends by
- * destroying it, even a connect still pending or a server that ignores the close handshake.
+ * reasons, so a caller counts it as it is. Why an opening failed is told by the session's own
+ * dispatcher (websocket-dispatcher.ts), which also owns its sockets.
  */
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import type { Client, Dispatcher, WebSocket as UndiciWebSocket, buildConnector } from 'undici';
+import type { WebSocket as UndiciWebSocket } from 'undici';
 import type { Cancel, Clock } from '../clock.js';
-import { createHostResolver, lookupVia, type HostResolver } from '../net/resolve.js';
-import { secureContextWithCa } from './ca-file.js';
-import { classifyNetError } from './net-errors.js';
+import type { HostResolver } from '../net/resolve.js';
+import { undici } from './load-undici.js';
+import { createUpgradeDispatcher, type UpgradeDispatcher } from './websocket-dispatcher.js';
+import { messageOf, WebSocketError } from './websocket-error.js';
+
+export { WebSocketError } from './websocket-error.js';
 
 /** An open WebSocket connection. */
 export interface WebSocketSession {
@@ -52,18 +47,6 @@ export interface OpenWebSocketOptions {
   resolver?: HostResolver;
 }
 
-/** Why opening, sending or receiving failed; `reason` is a shared failure reason. */
-export class WebSocketError extends Error {
-  /** `refused`, `timeout`, `dns`, `tls`, `reset`, `status_<n>`, `closed`, `mismatch`, `aborted` or `other`. */
-  readonly reason: string;
-
-  constructor(reason: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebSocketError';
-    this.reason = reason;
-  }
-}
-
 /** Most messages a session keeps unread; older ones are dropped beyond it. */
 export const MAX_QUEUED_MESSAGES = 1000;
 /** Most bytes (UTF-8) of unread messages a session keeps; older ones are dropped beyond it. */
@@ -73,12 +56,6 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Longest close() waits for the server's close frame before it destroys the socket, ms. */
 export const CLOSE_BOUND_MS = 1_000;
 
-let undiciModule: typeof import('undici') | undefined;
-/** undici, loaded with the first session (as the http pools do), not with the config parser. */
-function undici(): typeof import('undici') {
-  return (undiciModule ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
-}
-
 /**
  * Loads undici's WebSocket client ahead of the first session (a warm-up: ~60 ms the first tick would
  * otherwise pay). Opens nothing.
@@ -87,8 +64,6 @@ export function preloadWebSocketClient(): void {
   void undici().WebSocket;
 }
 
-type ConnectOptions = Parameters<buildConnector.connector>[0];
-type ConnectCallback = Parameters<buildConnector.connector>[1];
 type Waiter = { contains: string | undefined; resolve: (text: string) => void; reject: (err: WebSocketError) => void; sawOther: boolean; cancel: Cancel };
 
 const decoder = new TextDecoder();
@@ -107,7 +82,6 @@ class Session implements WebSocketSession {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #signal: AbortSignal;
-  readonly #sockets = new Set<Socket>();
   readonly #queue: string[] = [];
   #queuedBytes = 0;
   #state: 'connecting' | 'open' | 'closed' = 'connecting';
@@ -115,16 +89,12 @@ class Session implements WebSocketSession {
   #ended: string | undefined;
   #closeDetail = '';
   #ws: UndiciWebSocket | undefined;
-  #client: Client | undefined;
-  #ownResolver: HostResolver | undefined;
+  #upgrade: UpgradeDispatcher | undefined;
   #waiter: Waiter | undefined;
   #cancelOpenTimer: Cancel | undefined;
   #settleOpen: ((err?: WebSocketError) => void) | undefined;
   #onClosed: (() => void)[] = [];
   #torndown = false;
-  /** What the dispatcher saw of the upgrade: the response status, the connect or request error. */
-  #status: number | undefined;
-  #error: unknown;
   readonly #onAbort = () => this.#abort();
 
   constructor(url: string, options: OpenWebSocketOptions) {
@@ -158,60 +128,21 @@ class Session implements WebSocketSession {
   #start(url: string, options: OpenWebSocketOptions): void {
     const target = new URL(url);
     if (target.protocol !== 'ws:' && target.protocol !== 'wss:') throw new TypeError(`expected a ws: or wss: URL, got ${target.protocol}`);
-    const secure = target.protocol === 'wss:';
-    const origin = `${secure ? 'https' : 'http'}://${target.host}`;
-    const resolver = options.resolver ?? (this.#ownResolver = createHostResolver({ clock: options.clock }));
-    const connector = undici().buildConnector({
-      timeout: options.timeoutMs,
-      lookup: lookupVia(resolver),
-      ...(secure && options.ca ? { secureContext: secureContextWithCa(options.ca) } : {}),
+    const upgrade = createUpgradeDispatcher(target, {
+      clock: options.clock,
+      timeoutMs: options.timeoutMs,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      ca: options.ca,
+      resolver: options.resolver,
     });
-    const client = new (undici().Client)(origin, {
-      connect: (opts: ConnectOptions, callback: ConnectCallback) => this.#connect(connector, opts, callback),
-    });
-    this.#client = client;
-    // The one thing fetch asks of a dispatcher, with the handler watched (see the file's comment).
-    const dispatcher = {
-      dispatch: (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => client.dispatch(opts, this.#watch(handler)),
-      webSocketOptions: { maxFragments: 131_072, maxPayloadSize: MAX_MESSAGE_BYTES },
-    } as unknown as Dispatcher;
+    this.#upgrade = upgrade;
+    const dispatcher = upgrade.dispatcher;
     const ws = new (undici().WebSocket)(url, { dispatcher, headers: (options.headers ?? []).map(([n, v]) => [n, v]) });
     this.#ws = ws;
     ws.binaryType = 'arraybuffer';
     ws.addEventListener('open', () => this.#opened());
     ws.addEventListener('message', (event) => this.#received(event.data));
     ws.addEventListener('close', (event) => this.#closed(event.code, event.reason));
-  }
-
-  /** Connects (within the connector's timeout), remembering the socket until it closes. */
-  #connect(connector: buildConnector.connector, opts: ConnectOptions, callback: ConnectCallback): void {
-    if (this.#torndown) {
-      process.nextTick(() => callback(new WebSocketError('aborted', 'session ended'), null));
-      return;
-    }
-    // undici's connector returns the socket it is connecting, though its type says void.
-    const socket = (connector as unknown as (o: ConnectOptions, cb: ConnectCallback) => Socket | undefined)(opts, callback);
-    if (!socket) return;
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-  }
-
-  /** The fetch handler of the upgrade request, with its status and error noted on the way. */
-  #watch(handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapped methods keep undici's own `this`
-    const session = this;
-    // A child object, so the handler's own `this.abort = …` / `this.abort(…)` still meet.
-    const watched = Object.create(handler) as Dispatcher.DispatchHandler & Record<string, unknown>;
-    const legacy = handler as Record<string, unknown>;
-    watched.onHeaders = function (this: unknown, status: number, ...rest: unknown[]) {
-      session.#status ??= status;
-      return (legacy.onHeaders as (...a: unknown[]) => boolean).call(this, status, ...rest);
-    };
-    watched.onError = function (this: unknown, err: unknown) {
-      session.#error ??= err;
-      (legacy.onError as (e: unknown) => void).call(this, err);
-    };
-    return watched;
   }
 
   #opened(): void {
@@ -245,26 +176,13 @@ class Session implements WebSocketSession {
     const wasOpening = this.#state === 'connecting';
     this.#state = 'closed';
     this.#closeDetail = `closed by ${code === 1006 ? 'the connection dropping' : `code ${code}`}${reason ? ` (${reason.slice(0, 80)})` : ''}`;
-    if (wasOpening) this.#fail(this.#openingError());
+    if (wasOpening) this.#fail(this.#upgrade!.openingError());
     else {
       this.#ended ??= 'closed';
       this.#endWaiter();
       this.#teardown();
     }
     for (const f of this.#onClosed.splice(0)) f();
-  }
-
-  /** Why an opening that did not open failed, from what the dispatcher saw. */
-  #openingError(): WebSocketError {
-    const status = this.#status;
-    if (status !== undefined && status !== 101) {
-      return new WebSocketError(`status_${status}`, `the server answered the WebSocket upgrade with HTTP ${status}`);
-    }
-    if (this.#error !== undefined) {
-      return new WebSocketError(classifyNetError(this.#error), `WebSocket connection failed: ${messageOf(this.#error)}`, { cause: this.#error });
-    }
-    if (status === 101) return new WebSocketError('other', 'the server accepted the upgrade with an invalid handshake (Sec-WebSocket-Accept, Upgrade or extensions)');
-    return new WebSocketError('other', 'WebSocket connection failed before any request was sent (a port the WebSocket client blocks?)');
   }
 
   /** Ends an opening with `err`: everything is released. */
@@ -304,7 +222,7 @@ class Session implements WebSocketSession {
     return new WebSocketError('closed', `the connection closed before a message came (${this.#closeDetail || 'by this side'})`);
   }
 
-  /** Releases everything: the WebSocket (close frame if open), the client, every socket, our resolver. Idempotent. */
+  /** Releases everything: the WebSocket (close frame if open), then the dispatcher (client, sockets, own resolver). Idempotent. */
   #teardown(): void {
     if (this.#torndown) return;
     this.#torndown = true;
@@ -315,10 +233,7 @@ class Session implements WebSocketSession {
     } catch {
       // closing what is already failing
     }
-    void this.#client?.destroy().catch(() => undefined);
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    this.#ownResolver?.cancel();
+    this.#upgrade?.destroy();
   }
 
   send(text: string): void {
@@ -378,10 +293,4 @@ class Session implements WebSocketSession {
       }
     });
   }
-}
-
-/** An error's message on one line (OpenSSL's carry a trailing newline and a source path). */
-function messageOf(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0]!.trim().slice(0, 200);
 }

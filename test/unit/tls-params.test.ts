@@ -23,6 +23,7 @@ const certs = testCerts();
 
 const DEFAULTS: Omit<TlsProbeOptions, 'host' | 'port' | 'servername'> = { minDays: 14, ca: undefined, timeoutMs: 10_000 };
 const UNKNOWN = 'unknown key; tls accepts target, servername, min_days, ca, timeout, concurrency';
+const EXAMPLE = 'e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443';
 
 describe('tls params: accepted', () => {
   it.each<[string, Map<string, string[]>, TlsProbeOptions]>([
@@ -67,14 +68,16 @@ describe('tls params: refused, each with its field', () => {
 
   it.each<[string, Map<string, string[]>, ParamIssue[]]>([
     ['target missing', params(), [{ field: 'target', message: 'is required, e.g. target=example.com:443' }]],
-    ['no port', params(['target', 'example.com']), [{ field: 'target', message: 'expected host:port, e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443, got "example.com"' }]],
-    ['port 0', params(['target', 'h:0']), [{ field: 'target', message: 'expected a port from 1 to 65535 after the host, got "h:0"' }]],
-    ['port too large', params(['target', 'h:65536']), [{ field: 'target', message: 'expected a port from 1 to 65535 after the host, got "h:65536"' }]],
-    ['port not a number', params(['target', 'h:https']), [{ field: 'target', message: 'expected a port from 1 to 65535 after the host, got "h:https"' }]],
-    ['IPv6 without brackets', params(['target', '::1:443']), [{ field: 'target', message: 'write an IPv6 address in brackets with its port, e.g. [::1]:443, got "::1:443"' }]],
-    ['not an IPv6 address in brackets', params(['target', '[example.com]:443']), [{ field: 'target', message: 'expected an IPv6 address in the brackets, got "[example.com]:443"' }]],
-    ['a URL', params(['target', 'https://example.com:443']), [{ field: 'target', message: 'expected host:port without a scheme, e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443, got "https://example.com:443"' }]],
-    ['a bad host name', params(['target', 'exa mple.com:443']), [{ field: 'target', message: 'expected a host name or IP address before the port, e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443, got "exa mple.com:443"' }]],
+    ['no port', params(['target', 'example.com']), [{ field: 'target', message: `expected host:port, got "example.com"; ${EXAMPLE}` }]],
+    ['port 0', params(['target', 'h:0']), [{ field: 'target', message: 'port must be 1-65535, got "0"' }]],
+    ['port too large', params(['target', 'h:65536']), [{ field: 'target', message: 'port must be 1-65535, got "65536"' }]],
+    ['port not a number', params(['target', 'h:https']), [{ field: 'target', message: 'port must be a number 1-65535, got "https"' }]],
+    ['IPv6 without brackets', params(['target', '::1:443']), [{ field: 'target', message: `an IPv6 address goes in brackets, got "::1:443"; ${EXAMPLE}` }]],
+    ['not an IPv6 address in brackets', params(['target', '[example.com]:443']), [{ field: 'target', message: `expected an IPv6 address inside [ ], got "example.com"; ${EXAMPLE}` }]],
+    ['a URL', params(['target', 'https://example.com:443']), [{ field: 'target', message: `expected host:port without a scheme, got "https://example.com:443"; ${EXAMPLE}` }]],
+    ['a bad host name', params(['target', 'exa mple.com:443']), [{ field: 'target', message: `expected a host name or IPv4 address before the colon, got "exa mple.com"; ${EXAMPLE}` }]],
+    ['digits and dots are not a name (nor an IPv4 address)', params(['target', '999.1.1.1:443']), [{ field: 'target', message: `expected a host name or IPv4 address before the colon, got "999.1.1.1"; ${EXAMPLE}` }]],
+    ['a URL with credentials is masked', params(['target', 'https://u:secret@example.com:443']), [{ field: 'target', message: `expected host:port without a scheme, got "https://***@example.com:443"; ${EXAMPLE}` }]],
     ['servername an IP', params(['target', 'h:443'], ['servername', '192.0.2.1']), [{ field: 'servername', message: "must be a host name (SNI carries no IP address; an IP target is checked against the certificate's IP entries), got \"192.0.2.1\"" }]],
     ['servername not a name', params(['target', 'h:443'], ['servername', 'a/b']), [{ field: 'servername', message: 'expected a host name such as example.com, got "a/b"' }]],
     ['min_days negative', params(['target', 'h:443'], ['min_days', '-1']), [{ field: 'min_days', message: 'expected a number of days of 0 or more, e.g. 14 or 0.5, got "-1"' }]],
@@ -96,7 +99,7 @@ describe('tls params: refused, each with its field', () => {
       params(['min_days', 'x'], ['target', 'h'], ['ca', '/nonexistent/ca.pem']),
       [
         { field: 'min_days', message: 'expected a number of days of 0 or more, e.g. 14 or 0.5, got "x"' },
-        { field: 'target', message: 'expected host:port, e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443, got "h"' },
+        { field: 'target', message: `expected host:port, got "h"; ${EXAMPLE}` },
         { field: 'ca', message: 'cannot read "/nonexistent/ca.pem": ENOENT' },
       ],
     ],
