@@ -101,34 +101,60 @@ export interface AgentCounter {
   value: number;
 }
 
+/** What an event counts as: an outcome and how many ticks. */
+export interface Counted {
+  readonly outcome: Outcome;
+  readonly n: number;
+}
+
+/** One tick of each outcome: the common answers of `outcomeOf`, made once (it runs for every event in every sink). */
+const ONE: Readonly<Record<Outcome, Counted>> = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, Object.freeze({ outcome, n: 1 })])) as Record<Outcome, Counted>;
+
 /** The outcome an event counts as, and how many; undefined for a `planned` event. */
-export function outcomeOf(event: MetricEvent): { outcome: Outcome; n: number } | undefined {
+export function outcomeOf(event: MetricEvent): Counted | undefined {
   switch (event.kind) {
     case 'planned':
       return undefined;
     case 'execution':
-      return { outcome: event.ok ? 'ok' : 'failed', n: 1 };
+      return event.ok ? ONE.ok : ONE.failed;
     case 'missed':
       return { outcome: 'missed', n: event.count };
     case 'dropped':
     case 'aborted':
-      return { outcome: event.kind, n: 1 };
+      return ONE[event.kind];
   }
 }
 
+/** An execution event. */
+type ExecutionEvent = Extract<MetricEvent, { kind: 'execution' }>;
+
+/** Where each of EXECUTION_TIMINGS is read from an execution event. */
+const TIMING_OF: Readonly<Record<(typeof EXECUTION_TIMINGS)[number], (event: ExecutionEvent) => number>> = {
+  latency: (event) => event.latencyMs,
+  lag: (event) => event.lagMs,
+};
+
+/** Receives one figure of an event: see `forEachSample`. */
+export type SampleVisitor = (name: string, kind: Sample['kind'], value: number) => void;
+
 /**
- * Every figure one event stands for, in the order a per-event sink (StatsD) sends them: its outcome
- * counter; for a failure, `failureSampleName(reason)`; for an execution its EXECUTION_TIMINGS, then
- * the result's own samples.
+ * Calls `visit` with every figure one event stands for, in the order a per-event sink (StatsD) sends
+ * them: its outcome counter; for a failure, `failureSampleName(reason)`; for an execution its
+ * EXECUTION_TIMINGS, then the result's own samples. Builds nothing: it runs for every event.
  */
-export function eventSamples(event: MetricEvent): Sample[] {
+export function forEachSample(event: MetricEvent, visit: SampleVisitor): void {
   const counted = outcomeOf(event);
-  if (!counted || counted.n <= 0) return [];
-  const samples: Sample[] = [{ name: counted.outcome, kind: 'counter', value: counted.n }];
-  if (event.kind !== 'execution') return samples;
-  if (!event.ok) samples.push({ name: failureSampleName(event.reason ?? ''), kind: 'counter', value: 1 });
-  const timings: Record<(typeof EXECUTION_TIMINGS)[number], number> = { latency: event.latencyMs, lag: event.lagMs };
-  for (const name of EXECUTION_TIMINGS) samples.push({ name, kind: 'timing', value: timings[name] });
-  if (event.samples) samples.push(...event.samples);
+  if (!counted || counted.n <= 0) return;
+  visit(counted.outcome, 'counter', counted.n);
+  if (event.kind !== 'execution') return;
+  if (!event.ok) visit(failureSampleName(event.reason ?? ''), 'counter', 1);
+  for (const name of EXECUTION_TIMINGS) visit(name, 'timing', TIMING_OF[name](event));
+  if (event.samples) for (const s of event.samples) visit(s.name, s.kind, s.value);
+}
+
+/** Every figure one event stands for, as samples, in `forEachSample` order. */
+export function eventSamples(event: MetricEvent): Sample[] {
+  const samples: Sample[] = [];
+  forEachSample(event, (name, kind, value) => samples.push({ name, kind, value }));
   return samples;
 }

@@ -12,7 +12,7 @@ import { createHostResolver, type HostResolver } from '../net/resolve.js';
 import type { AgentCounter, MetricEvent } from '../events.js';
 import type { MetricSink } from './sink.js';
 import { TcpLink } from './tcp-link.js';
-import { createErrorWarner, IdleWaiters, LineQueue, STALLED_AFTER_MS, WarnLimiter } from './transport.js';
+import { createErrorWarner, DroppedLines, IdleWaiters, LineQueue, STALLED_AFTER_MS } from './transport.js';
 
 /** Default bound on lines waiting for the server. */
 export const DEFAULT_GRAPHITE_QUEUE_LIMIT = 100_000;
@@ -82,9 +82,7 @@ class GraphiteSinkImpl implements GraphiteSink {
   /** Set once `stop` is closing the connection: no more writes, no more reconnects. */
   #closing = false;
   #idle = new IdleWaiters(() => this.queuedLines === 0);
-  #droppedLines = 0;
-  #droppedSinceWarn = 0;
-  #dropWarn: WarnLimiter;
+  #dropped: DroppedLines;
   #warnError: (err: unknown) => void;
 
   constructor(options: GraphiteSinkOptions) {
@@ -97,7 +95,7 @@ class GraphiteSinkImpl implements GraphiteSink {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#ownResolver = options.resolver === undefined;
-    this.#resolver = options.resolver ?? createHostResolver();
+    this.#resolver = options.resolver ?? createHostResolver({ clock: this.#clock });
     this.name = destinationKey(options.destination);
     this.#aggregator = createIntervalAggregator({ intervalMs });
     this.#flusher = createIntervalFlusher({
@@ -107,7 +105,7 @@ class GraphiteSinkImpl implements GraphiteSink {
       onBoundary: (boundary) => this.#enqueueDirty(boundary),
     });
     this.#queue = new LineQueue(queueLimit);
-    this.#dropWarn = new WarnLimiter(this.#clock);
+    this.#dropped = new DroppedLines(this.#clock, this.#logger, 'graphite queue full, dropped the oldest lines', this.name);
     this.#warnError = createErrorWarner({
       clock: this.#clock,
       logger: this.#logger,
@@ -131,7 +129,7 @@ class GraphiteSinkImpl implements GraphiteSink {
   }
 
   get droppedLines(): number {
-    return this.#droppedLines;
+    return this.#dropped.total;
   }
   get queuedLines(): number {
     return this.#queue.length + (this.#inFlight?.length ?? 0);
@@ -210,8 +208,8 @@ class GraphiteSinkImpl implements GraphiteSink {
         lines: this.unconfirmedLines,
       });
     }
-    if (this.#droppedLines > 0) {
-      this.#logger.warn('graphite lines dropped during the run (queue full)', { destination: this.name, total_dropped: this.#droppedLines });
+    if (this.#dropped.total > 0) {
+      this.#logger.warn('graphite lines dropped during the run (queue full)', { destination: this.name, total_dropped: this.#dropped.total });
     }
   }
 
@@ -227,7 +225,7 @@ class GraphiteSinkImpl implements GraphiteSink {
         lines.push(formatLine(agentMetricName(this.#prefix, a.name), a.value, toSeconds(a.startWallMs)));
       }
       if (lines.length === 0) return;
-      this.#noteDropped(this.#queue.push(lines));
+      this.#dropped.add(this.#queue.push(lines));
       this.#pump();
     } catch (err) {
       this.#warnError(err);
@@ -258,7 +256,7 @@ class GraphiteSinkImpl implements GraphiteSink {
       if (err) {
         conn.open = false;
         // Not written: put it back in front. A re-sent line is harmless, Graphite keeps the last value.
-        this.#noteDropped(this.#queue.unshift(batch));
+        this.#dropped.add(this.#queue.unshift(batch));
         conn.socket.destroy();
         return;
       }
@@ -269,19 +267,6 @@ class GraphiteSinkImpl implements GraphiteSink {
         this.#pump();
       });
     });
-  }
-
-  #noteDropped(n: number): void {
-    if (n === 0) return;
-    this.#droppedLines += n;
-    this.#droppedSinceWarn += n;
-    if (!this.#dropWarn.ready()) return;
-    this.#logger.warn('graphite queue full, dropped the oldest lines', {
-      destination: this.name,
-      dropped: this.#droppedSinceWarn,
-      total_dropped: this.#droppedLines,
-    });
-    this.#droppedSinceWarn = 0;
   }
 }
 

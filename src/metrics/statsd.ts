@@ -12,16 +12,15 @@
 import { systemClock, withDeadline, type Cancel, type Clock } from '../clock.js';
 import { destinationKey, type Destination } from './destination.js';
 import type { Logger } from '../log.js';
-import { agentMetricName, testMetricName } from './names.js';
 import { createHostResolver, type HostResolver } from '../net/resolve.js';
-import { eventSamples, type AgentCounter, type MetricEvent, type Sample } from '../events.js';
+import type { AgentCounter, MetricEvent } from '../events.js';
 import type { MetricSink } from './sink.js';
+import { PacketBuilder, PacketQueue, STATSD_MAX_BUFFER_BYTES, StatsdLines, type Packet } from './statsd-lines.js';
 import { TcpLink, type TcpLine } from './tcp-link.js';
-import { createErrorWarner, IdleWaiters, STALLED_AFTER_MS, WarnLimiter } from './transport.js';
+import { createErrorWarner, DroppedLines, IdleWaiters, STALLED_AFTER_MS } from './transport.js';
 import { UdpLink } from './udp-link.js';
 
-/** Largest packet, bytes: one UDP datagram fits a 1500-byte MTU. */
-export const STATSD_MAX_BUFFER_BYTES = 1400;
+export { STATSD_MAX_BUFFER_BYTES } from './statsd-lines.js';
 /** How often a partial packet is sent, ms. */
 export const STATSD_FLUSH_INTERVAL_MS = 200;
 /**
@@ -62,12 +61,6 @@ export function createStatsdSink(options: StatsdSinkOptions): StatsdSink {
   return new StatsdSinkImpl(options);
 }
 
-/** One packet's text and how many lines it holds. */
-interface Packet {
-  text: string;
-  lines: number;
-}
-
 /** What StatsD tracks on a TCP connection. */
 interface TcpProgress {
   /** Lines handed to the socket whose write callback has not yet fired, oldest first. */
@@ -80,22 +73,16 @@ type TcpConnection = TcpLine & TcpProgress;
 class StatsdSinkImpl implements StatsdSink {
   readonly name: string;
   #destination: StatsdSinkOptions['destination'];
-  #prefix: string;
   #logger: Logger;
   #clock: Clock;
   #resolver: HostResolver;
   #ownResolver: boolean;
   #maxPendingBytes: number;
-  /** Per test, the full StatsD name of each sample name seen. */
-  #names = new Map<string, Map<string, string>>();
-
-  /** Lines of the packet being built. */
-  #current: string[] = [];
-  #currentBytes = 0;
+  #lines: StatsdLines;
+  #packet = new PacketBuilder((packet) => this.#send(packet));
   #stopFlushing: Cancel | undefined;
   /** Packets waiting for an address, a UDP socket or a TCP connection. */
-  #pending: Packet[] = [];
-  #pendingBytes = 0;
+  #pending: PacketQueue;
 
   #udp: UdpLink;
   #link: TcpLink<TcpProgress>;
@@ -106,24 +93,23 @@ class StatsdSinkImpl implements StatsdSink {
   /** Set by `stop`: no more events are taken. */
   #stopped = false;
   #unsentAtStop = 0;
-  #droppedLines = 0;
-  #droppedSinceWarn = 0;
-  #dropWarn: WarnLimiter;
+  #dropped: DroppedLines;
   #warnError: (err: unknown) => void;
 
   constructor(options: StatsdSinkOptions) {
     this.#destination = options.destination;
-    this.#prefix = options.prefix;
+    this.#lines = new StatsdLines(options.prefix);
     this.#logger = options.logger;
     this.#clock = options.clock ?? systemClock;
     this.#ownResolver = options.resolver === undefined;
-    this.#resolver = options.resolver ?? createHostResolver();
+    this.#resolver = options.resolver ?? createHostResolver({ clock: this.#clock });
     this.#maxPendingBytes = options.maxPendingBytes ?? STATSD_MAX_PENDING_BYTES;
     if (!Number.isInteger(this.#maxPendingBytes) || this.#maxPendingBytes < STATSD_MAX_BUFFER_BYTES) {
       throw new TypeError(`Expected \`maxPendingBytes\` to be an integer of at least ${STATSD_MAX_BUFFER_BYTES}, got ${this.#maxPendingBytes}`);
     }
+    this.#pending = new PacketQueue(this.#maxPendingBytes);
     this.name = destinationKey(options.destination);
-    this.#dropWarn = new WarnLimiter(this.#clock);
+    this.#dropped = new DroppedLines(this.#clock, this.#logger, 'statsd lines dropped', this.name);
     this.#warnError = createErrorWarner({
       clock: this.#clock,
       logger: this.#logger,
@@ -162,20 +148,21 @@ class StatsdSinkImpl implements StatsdSink {
   }
 
   get droppedLines(): number {
-    return this.#droppedLines;
+    return this.#dropped.total;
   }
 
   async start(): Promise<void> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.#stopFlushing = this.#clock.every(STATSD_FLUSH_INTERVAL_MS, () => this.#flush(), { unref: true });
-    this.#prepare();
+    this.#stopFlushing = this.#clock.every(STATSD_FLUSH_INTERVAL_MS, () => this.#packet.flush(), { unref: true });
+    if (this.#destination.protocol === 'tcp') this.#link.connect();
+    else this.#udp.connect();
   }
 
   record(event: MetricEvent): void {
     if (this.#stopped) return;
     try {
-      for (const sample of eventSamples(event)) this.#add(`${this.#nameOf(event.test, sample.name)}:${formatValue(sample)}`);
+      this.#lines.event(event, this.#addLine);
     } catch (err) {
       this.#warnError(err);
     }
@@ -184,7 +171,7 @@ class StatsdSinkImpl implements StatsdSink {
   recordAgent(counter: AgentCounter): void {
     if (this.#stopped || counter.value === 0) return;
     try {
-      this.#add(`${agentMetricName(this.#prefix, counter.name)}:${counter.value}|c`);
+      this.#packet.add(this.#lines.agent(counter));
     } catch (err) {
       this.#warnError(err);
     }
@@ -196,7 +183,7 @@ class StatsdSinkImpl implements StatsdSink {
     this.#stopped = true;
     try {
       this.#stopFlushing?.();
-      this.#flush();
+      this.#packet.flush();
       if (this.#pending.length > 0) {
         // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
         if (this.#destination.protocol === 'tcp') this.#link.retryNow();
@@ -219,19 +206,17 @@ class StatsdSinkImpl implements StatsdSink {
         },
       );
       this.#udp.close();
-      this.#drop(this.#pending.reduce((a, p) => a + p.lines, 0), 'not sent before the stop deadline', false);
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      this.#drop(this.#pending.takeAll().reduce((a, p) => a + p.lines, 0), 'not sent before the stop deadline', false);
       if (this.#link.unconfirmedLines > 0) {
         this.#logger.warn('statsd lines may not have been delivered: the server did not confirm the close', {
           destination: this.name,
           lines: this.#link.unconfirmedLines,
         });
       }
-      if (this.#droppedLines > 0) {
+      if (this.#dropped.total > 0) {
         this.#logger.warn('statsd lines dropped during the run', {
           destination: this.name,
-          total_dropped: this.#droppedLines,
+          total_dropped: this.#dropped.total,
           not_sent_at_stop: this.#unsentAtStop,
           // The host name never resolved: nothing could have been sent.
           resolved: this.#resolved() ? undefined : false,
@@ -242,36 +227,8 @@ class StatsdSinkImpl implements StatsdSink {
     }
   }
 
-  #nameOf(test: string, sample: string): string {
-    let names = this.#names.get(test);
-    if (!names) {
-      names = new Map();
-      this.#names.set(test, names);
-    }
-    let name = names.get(sample);
-    if (name === undefined) {
-      name = testMetricName(this.#prefix, test, sample);
-      names.set(sample, name);
-    }
-    return name;
-  }
-
-  /** Adds one line to the packet being built, sending the packet first when the line would not fit. */
-  #add(line: string): void {
-    const bytes = Buffer.byteLength(line) + 1;
-    if (this.#currentBytes + bytes > STATSD_MAX_BUFFER_BYTES) this.#flush();
-    this.#current.push(line);
-    this.#currentBytes += bytes;
-  }
-
-  /** Hands the packet being built to the transport. */
-  #flush(): void {
-    if (this.#current.length === 0) return;
-    const packet: Packet = { text: this.#current.join('\n'), lines: this.#current.length };
-    this.#current = [];
-    this.#currentBytes = 0;
-    this.#send(packet);
-  }
+  /** Adds one line to the packet being built (bound once: it is called for every line). */
+  #addLine = (line: string): void => this.#packet.add(line);
 
   #send(packet: Packet): void {
     if (this.#destination.protocol === 'udp') {
@@ -286,21 +243,12 @@ class StatsdSinkImpl implements StatsdSink {
 
   /** Keeps a packet until it can be sent; drops it when that would pass the byte bound. */
   #hold(packet: Packet): void {
-    const bytes = Buffer.byteLength(packet.text) + 1;
-    if (this.#pendingBytes + bytes > this.#maxPendingBytes) {
-      this.#drop(packet.lines, this.#resolved() ? 'server not reachable' : 'server address not known yet', true);
-      return;
-    }
-    this.#pending.push(packet);
-    this.#pendingBytes += bytes;
+    if (!this.#pending.push(packet)) this.#drop(packet.lines, this.#resolved() ? 'server not reachable' : 'server address not known yet', true);
   }
 
   /** Sends what waited, now that the transport is ready. */
   #drain(): void {
-    const waiting = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    for (const packet of waiting) this.#send(packet);
+    for (const packet of this.#pending.takeAll()) this.#send(packet);
     this.#idle.settle();
   }
 
@@ -336,34 +284,14 @@ class StatsdSinkImpl implements StatsdSink {
     return this.#udp.resolved || this.#link.resolved;
   }
 
-  /** Opens the link of the destination's protocol. */
-  #prepare(): void {
-    if (this.#destination.protocol === 'tcp') this.#link.connect();
-    else this.#udp.connect();
-  }
-
   /** Counts lost lines; `warn` says it now (at most once per `WARN_EVERY_MS`), else only `stop`'s final count does. */
   #drop(lines: number, reason: string, warn: boolean): void {
     if (lines <= 0) return;
-    this.#droppedLines += lines;
-    if (!warn) {
+    if (warn) {
+      this.#dropped.add(lines, { reason });
+    } else {
+      this.#dropped.count(lines);
       this.#unsentAtStop += lines;
-      return;
     }
-    this.#droppedSinceWarn += lines;
-    if (!this.#dropWarn.ready()) return;
-    this.#logger.warn('statsd lines dropped', { destination: this.name, reason, dropped: this.#droppedSinceWarn, total_dropped: this.#droppedLines });
-    this.#droppedSinceWarn = 0;
   }
-}
-
-/** A sample's value and StatsD type: `1|c`, `12.345|ms`, `3|g`. */
-function formatValue(sample: Sample): string {
-  if (sample.kind === 'timing') return `${roundMs(sample.value)}|ms`;
-  return `${sample.value}|${sample.kind === 'counter' ? 'c' : 'g'}`;
-}
-
-/** Rounds to the microsecond, which keeps lines short without losing precision that matters. */
-function roundMs(ms: number): number {
-  return Number.isFinite(ms) ? Math.round(Math.max(0, ms) * 1000) / 1000 : 0;
 }

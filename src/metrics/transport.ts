@@ -36,6 +36,46 @@ export class WarnLimiter {
   }
 }
 
+/**
+ * Lines a sink lost, counted; `add` also warns, at most once per `WARN_EVERY_MS`, with how many were
+ * lost since the last warning (`dropped`) and in all (`total_dropped`).
+ */
+export class DroppedLines {
+  #limiter: WarnLimiter;
+  #logger: Logger;
+  #message: string;
+  #destination: string;
+  #total = 0;
+  #sinceWarn = 0;
+
+  constructor(clock: Clock, logger: Logger, message: string, destination: string) {
+    this.#limiter = new WarnLimiter(clock);
+    this.#logger = logger;
+    this.#message = message;
+    this.#destination = destination;
+  }
+
+  /** Lines lost so far. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Counts `lines` without a warning of its own (what the sink sums up at stop). */
+  count(lines: number): void {
+    if (lines > 0) this.#total += lines;
+  }
+
+  /** Counts `lines` and warns (rate-limited), `fields` after the destination. */
+  add(lines: number, fields: Record<string, unknown> = {}): void {
+    if (lines <= 0) return;
+    this.#total += lines;
+    this.#sinceWarn += lines;
+    if (!this.#limiter.ready()) return;
+    this.#logger.warn(this.#message, { destination: this.#destination, ...fields, dropped: this.#sinceWarn, total_dropped: this.#total });
+    this.#sinceWarn = 0;
+  }
+}
+
 /** How a sink warns about a socket or resolution error. */
 export interface ErrorWarnerOptions {
   clock: Clock;

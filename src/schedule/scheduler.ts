@@ -1,61 +1,24 @@
+/**
+ * The driver of a window's jobs: makes the running set equal to what `apply` is given (a runner per
+ * job, runner.ts), follows the wall clock for stamps, settles executions a job left hanging, and
+ * ends once the window is over and everything in flight has settled. It counts nothing: sinks do.
+ */
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
-import type { MetricEvent, ProbeResult } from '../events.js';
+import type { MetricEvent } from '../events.js';
 import type { Logger } from '../log.js';
-import { phaseFor, planTicks, type Plan, type PlanInput } from './plan.js';
+import type { Job, Planner } from './job.js';
+import { phaseFor, planTicks } from './plan.js';
+import { JobRunner, type Execution, type RunnerContext } from './runner.js';
 
-/**
- * A tick due just before the window end may wake just after it (timer granularity); it still fires
- * within this grace. A wake-up later than this starts nothing: the next minute belongs to the next copy.
- */
-export const END_GRACE_MS = 50;
+export type { Job, Planner } from './job.js';
+export { END_GRACE_MS, HUNG_GRACE_MS } from './runner.js';
 
-/**
- * A probe must settle by its own timeout. One still open this long after it is a bug; the scheduler
- * counts it as a timeout so the run still ends on time (checked every HUNG_SWEEP_MS).
- */
-export const HUNG_GRACE_MS = 2_000;
+/** How often executions open past their job's timeout + HUNG_GRACE_MS are looked for, ms. */
 const HUNG_SWEEP_MS = 1_000;
 
 /** A change of the wall clock against the monotonic one larger than this is a step, and stamps follow it (ms). */
 export const WALL_STEP_MS = 100;
-
-/** An execution in flight. */
-interface Execution {
-  test: string;
-  dispatched: number;
-  /** When the sweep gives up on it (monotonic ms). */
-  deadline: number;
-  /** Records the result once; later calls do nothing. */
-  settle(result: ProbeResult): void;
-}
-
-/**
- * One thing to run at a frequency: what the scheduler knows of a test. The scheduler owns every job
- * object handed to `apply` and calls its `close` exactly once.
- */
-export interface Job {
-  /** Changes whenever anything about how the job runs changes; a job re-applied under the same name and key is left running. */
-  readonly key: string;
-  /** Unique among the jobs applied together; names every event (the test name). */
-  readonly name: string;
-  /** Executions per minute; 0 means paused. */
-  readonly frequency: number;
-  /** Most executions of this job in flight at once; a tick beyond it is dropped and counted. */
-  readonly concurrency: number;
-  /** How long `execute` may take by its own timeout, ms; one still open HUNG_GRACE_MS later is settled as a timeout. */
-  readonly timeoutMs: number;
-  /** Runs one execution; must resolve (never reject) and honour `signal`, which aborts on a stop. */
-  execute(signal: AbortSignal): Promise<ProbeResult>;
-  /**
-   * Releases what the job holds, once the scheduler is done with it (removed, replaced, the window
-   * ended, or not taken) and none of its executions is in flight.
-   */
-  close?(): Promise<void>;
-}
-
-/** Plans one job's ticks in a window (see plan.ts: `planTicks`). */
-export type Planner = (input: PlanInput) => Plan;
 
 /** What the scheduler needs from the run around it. */
 export interface SchedulerOptions<J extends Job = Job> {
@@ -109,7 +72,7 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
   };
   // The window on the monotonic clock, converted once: pacing never reads the wall clock again.
   const window = { start: options.window.startWall - wallOffset, end: options.window.endWall - wallOffset };
-  const runners = new Map<string, Runner>();
+  const runners = new Map<string, JobRunner<J>>();
   /** Every job handed to `apply`, so each is closed once whether it ran, was replaced or was not taken. */
   const owned = new WeakSet<J>();
   const draining = new Set<Promise<void>>();
@@ -124,7 +87,7 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
   abortAll.signal.addEventListener('abort', () => {
     for (const runner of looping) runner.stop();
   }, { once: true });
-  let inflight = 0;
+  const slots = { inflight: 0, max: maxInflight };
 
   /** Settles, as timeouts, executions still open HUNG_GRACE_MS past their job's own timeout. */
   const sweepHung = async (until: AbortSignal) => {
@@ -143,126 +106,24 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
     await job.close?.().catch((err: unknown) => logger.warn('probe close failed', { test: job.name, error: String(err) }));
   };
 
-  /** One job's loop over one plan. Replaced (not mutated) when the job changes. */
-  class Runner {
-    readonly job: J;
-    readonly #plan: Plan;
-    readonly #stopLoop = new AbortController();
-    #inflight = 0;
-    #onIdle: (() => void) | undefined;
-    readonly finished: Promise<void>;
-
-    constructor(job: J, plan: Plan) {
-      this.job = job;
-      this.#plan = plan;
-      options.emit(job, { kind: 'planned', test: job.name, tickWallMs: toWall(clock.now()), ticks: plan.requested });
-      if (plan.missed > 0) this.#missed(plan.missed, clock.now());
-      if (abortAll.signal.aborted) this.#stopLoop.abort();
-      looping.add(this);
-      this.finished = this.#loop().then(() => this.#close());
-    }
-
-    stop(): void {
-      this.#stopLoop.abort();
-    }
-
-    #missed(count: number, at: number): void {
-      options.emit(this.job, { kind: 'missed', test: this.job.name, tickWallMs: toWall(at), count });
-    }
-
-    async #loop(): Promise<void> {
-      const plan = this.#plan;
-      // Aborted by stop() and, through `looping`, by abortAll: one controller per loop, not an
-      // AbortSignal.any per loop, which costs tens of ms at start with thousands of jobs.
-      const signal = this.#stopLoop.signal;
-      let i = 0;
-      while (i < plan.count && !signal.aborted) {
-        const due = plan.tickAt(i);
-        if (due > clock.now()) await clock.sleepUntil(due, signal);
-        if (signal.aborted) break;
-        // Fire every tick that is due now; a late wake-up fires the backlog at once (open model).
-        // Every tick is before the window end; a wake-up later than END_GRACE_MS past it (a stalled
-        // process) starts nothing more.
-        const now = clock.now();
-        if (now >= window.end + END_GRACE_MS) break;
-        while (i < plan.count && plan.tickAt(i) <= now) this.#fire(plan.tickAt(i++));
-      }
-      looping.delete(this);
-      // Ticks the window ended before (a stalled event loop) are missed; a stopped job's are not owed.
-      if (i < plan.count && !signal.aborted) {
-        this.#missed(plan.count - i, Math.min(clock.now(), window.end));
-      } else if (i < plan.count) {
-        options.emit(this.job, { kind: 'planned', test: this.job.name, tickWallMs: toWall(clock.now()), ticks: -(plan.count - i) });
-      }
-    }
-
-    #fire(tick: number): void {
-      const job = this.job;
-      const tickWallMs = toWall(tick);
-      if (this.#inflight >= job.concurrency || inflight >= maxInflight) {
-        options.emit(job, { kind: 'dropped', test: job.name, tickWallMs });
-        return;
-      }
-      const dispatched = clock.now();
-      const lagMs = Math.max(0, dispatched - tick);
-      this.#inflight++;
-      inflight++;
-      let result: Promise<ProbeResult>;
-      try {
-        result = job.execute(abortAll.signal);
-      } catch (err) {
-        result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-      const execution: Execution = {
-        test: job.name,
-        dispatched,
-        deadline: dispatched + job.timeoutMs + HUNG_GRACE_MS,
-        settle: (r) => {
-          if (!pending.delete(execution)) return;
-          this.#settled(r, tickWallMs, lagMs);
-        },
-      };
-      pending.add(execution);
-      void result
-        .catch((err: unknown): ProbeResult => {
-          logger.error('probe threw (a bug: probes must return results)', { test: job.name, error: String(err) });
-          return { ok: false, latencyMs: clock.now() - dispatched, reason: 'other' };
-        })
-        .then((r) => execution.settle(r));
-    }
-
-    #settled(r: ProbeResult, tickWallMs: number, lagMs: number): void {
-      const job = this.job;
-      this.#inflight--;
-      inflight--;
-      if (r.reason === 'aborted') {
-        options.emit(job, { kind: 'aborted', test: job.name, tickWallMs, latencyMs: r.latencyMs });
-      } else {
-        options.emit(job, {
-          kind: 'execution',
-          test: job.name,
-          tickWallMs,
-          ok: r.ok,
-          ...(r.ok ? {} : { reason: r.reason ?? 'other' }),
-          latencyMs: r.latencyMs,
-          lagMs,
-          ...(r.samples && r.samples.length > 0 ? { samples: r.samples } : {}),
-        });
-      }
-      if (this.#inflight === 0) this.#onIdle?.();
-    }
-
-    async #close(): Promise<void> {
-      if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
-      await closeJob(this.job);
-    }
-  }
+  const context: RunnerContext<J> = {
+    clock,
+    logger,
+    windowEnd: window.end,
+    toWall,
+    emit: (job, event) => options.emit(job, event),
+    abortSignal: abortAll.signal,
+    slots,
+    pending,
+    looping,
+    closeJob,
+  };
 
   const drain = (promise: Promise<void>) => {
     const p = promise.finally(() => draining.delete(p));
     draining.add(p);
   };
-  const retire = (runner: Runner) => {
+  const retire = (runner: JobRunner<J>) => {
     runner.stop();
     drain(runner.finished);
   };
@@ -278,7 +139,7 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
       from,
       catchUp,
     });
-    runners.set(job.name, new Runner(job, plan));
+    runners.set(job.name, new JobRunner(context, job, plan));
     logger.debug('test scheduled', { test: job.name, frequency: job.frequency, ticks: plan.count, missed: plan.missed });
   };
 
@@ -338,7 +199,7 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
       await sweeper;
     },
     get inflight() {
-      return inflight;
+      return slots.inflight;
     },
   };
 }

@@ -1,27 +1,32 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createConsoleSink, formatAgentLines, formatIntervalLine } from '../../src/metrics/console.js';
 import type { MetricEvent } from '../../src/events.js';
 import type { MetricSink } from '../../src/metrics/sink.js';
-import { waitUntil } from '../support/listeners.js';
+import { FakeClock } from '../support/fake-clock.js';
 
+/** The sinks run on a FakeClock (a new one per test, starting on a whole second): intervals end when the test says. */
 const INTERVAL_MS = 200;
 const T = Date.UTC(2026, 10, 22, 12, 0, 10);
 
+let clock: FakeClock;
+beforeEach(() => {
+  clock = new FakeClock();
+});
 const sinks: MetricSink[] = [];
 afterEach(async () => {
-  await Promise.all(sinks.splice(0).map((s) => s.stop(systemClock.now() + 100)));
+  await Promise.all(sinks.splice(0).map((s) => s.stop(clock.now() + 100)));
 });
 
 function consoleSink(intervalMs = INTERVAL_MS): { sink: MetricSink; lines: string[] } {
   const lines: string[] = [];
-  const sink = createConsoleSink({ clock: systemClock, intervalMs, write: (line) => lines.push(line) });
+  const sink = createConsoleSink({ clock, intervalMs, write: (line) => lines.push(line) });
   sinks.push(sink);
   return { sink, lines };
 }
 
+/** A whole second `secondsAgo` before the clock's now, epoch ms. */
 function secondAgo(secondsAgo: number): number {
-  return Math.floor(Date.now() / 1000) * 1000 - secondsAgo * 1000;
+  return Math.floor(clock.wallNow() / 1000) * 1000 - secondsAgo * 1000;
 }
 
 const ok = (tickWallMs: number, latencyMs: number): MetricEvent => ({ kind: 'execution', test: 'home', tickWallMs, ok: true, latencyMs, lagMs: 0 });
@@ -64,7 +69,8 @@ describe('console sink', () => {
     sink.record({ kind: 'dropped', test: 'home', tickWallMs: t + 3 });
     sink.record({ kind: 'missed', test: 'home', tickWallMs: t + 4, count: 4 });
     sink.record({ kind: 'aborted', test: 'home', tickWallMs: t + 5, latencyMs: 9 });
-    await waitUntil(() => lines.length >= 1, {}, () => lines.join('\n'));
+    expect(lines).toEqual([]); // nothing before the first boundary
+    await clock.advance(INTERVAL_MS);
     expect(lines).toEqual([
       `${new Date(t).toISOString()} test=home count=3 ok=2 failed=1 dropped=1 missed=4 aborted=1 latency_mean=2.00 p50=2.00 p90=2.00 p99=2.00 max=2.00`,
     ]);
@@ -73,28 +79,33 @@ describe('console sink', () => {
   it('waits one more interval before printing, so completions in flight at the end are included', async () => {
     const { sink, lines } = consoleSink();
     await sink.start();
-    const recordedAt = Date.now();
+    await clock.advance(37); // record mid-interval
+    const recordedAt = clock.wallNow();
     sink.record(ok(recordedAt, 1));
-    await waitUntil(() => lines.length >= 1, {}, () => lines.join('\n'));
     const start = Math.floor(recordedAt / INTERVAL_MS) * INTERVAL_MS;
-    expect(Date.now()).toBeGreaterThanOrEqual(start + 2 * INTERVAL_MS);
+    await clock.advance(start + 2 * INTERVAL_MS - 1 - clock.wallNow());
+    expect(lines).toEqual([]); // not at its end, nor until one interval later
+    await clock.advance(1);
+    expect(lines.length).toBe(1);
+    expect(clock.wallNow()).toBeGreaterThanOrEqual(start + 2 * INTERVAL_MS);
     expect(lines[0]).toMatch(new RegExp(`^${new Date(start).toISOString()} test=home count=1 ok=1 `));
   });
 
   it('prints what is left, including the partial interval and agent counters, on stop', async () => {
     const { sink, lines } = consoleSink(10_000);
     await sink.start();
-    const now = Date.now();
+    await clock.advance(3_456);
+    const now = clock.wallNow();
     sink.record(ok(now, 1.234));
     sink.recordAgent({ name: 'skipped', value: 1 });
-    await sink.stop(systemClock.now() + 1_000);
+    await sink.stop(clock.now() + 1_000);
     const start = new Date(Math.floor(now / 10_000) * 10_000).toISOString();
     expect(lines).toEqual([
       `${start} test=home count=1 ok=1 failed=0 dropped=0 missed=0 aborted=0 latency_mean=1.23 p50=1.23 p90=1.23 p99=1.23 max=1.23`,
-      expect.stringMatching(/^\S+Z agent skipped=1$/),
+      `${start} agent skipped=1`,
     ]);
     sink.record(ok(now, 1)); // ignored after stop
-    await sink.stop(systemClock.now() + 1_000);
+    await sink.stop(clock.now() + 1_000);
     expect(lines.length).toBe(2);
   });
 });

@@ -1,16 +1,37 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/log.js';
 import { capturingLogger } from '../support/capturing-logger.js';
 import { createGraphiteSink, type GraphiteSink, type GraphiteSinkOptions } from '../../src/metrics/graphite.js';
 import type { MetricEvent } from '../../src/events.js';
+import { driveToDeadline, driveUntil, FakeClock, settleOn, watch, type DeadlineOutcome } from '../support/fake-clock.js';
 import { freePort, startGraphite, waitUntil, type GraphiteListener } from '../support/listeners.js';
 
-/** Short intervals keep the tests fast; events use ticks on whole seconds so intervals never share a timestamp. */
+/*
+ * Every sink here runs on a FakeClock (a new one per test, starting on a whole second): its interval
+ * boundaries, reconnect backoff, warning limits and stop deadline move only when the test advances
+ * it, while its sockets and the listeners stay real. Events use ticks on whole seconds of that
+ * clock, so intervals never share a timestamp.
+ */
 const INTERVAL_MS = 200;
 const P = 'canihaz.web-1';
+let clock: FakeClock;
+beforeEach(() => {
+  clock = new FakeClock();
+});
+
+/** Real milliseconds `fn` takes. */
+async function realMs(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+/** Stops `sink` with a deadline `deadlineMs` ahead on the clock, driving the clock to it (see `driveToDeadline`). */
+function stopBy(sink: GraphiteSink, deadlineMs: number): Promise<DeadlineOutcome<void>> {
+  return driveToDeadline(clock, sink.stop(clock.now() + deadlineMs), clock.now() + deadlineMs);
+}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -28,18 +49,19 @@ function sinkTo(port: number, extra: Partial<GraphiteSinkOptions> = {}): Graphit
   const sink = createGraphiteSink({
     destination: { kind: 'graphite', host: '127.0.0.1', port },
     prefix: P,
-    clock: systemClock,
+    clock,
     logger: capturingLogger(),
     intervalMs: INTERVAL_MS,
     ...extra,
   });
-  cleanups.push(() => sink.stop(systemClock.now() + 500));
+  const own = clock;
+  cleanups.push(async () => void (await settleOn(own, sink.stop(own.now() + 500))));
   return sink;
 }
 
-/** A whole second `secondsAgo` before now, epoch ms. */
+/** A whole second `secondsAgo` before the clock's now, epoch ms. */
 function secondAgo(secondsAgo: number): number {
-  return Math.floor(Date.now() / 1000) * 1000 - secondsAgo * 1000;
+  return Math.floor(clock.wallNow() / 1000) * 1000 - secondsAgo * 1000;
 }
 
 const ok = (tickWallMs: number, latencyMs: number, test = 'home'): MetricEvent => ({ kind: 'execution', test, tickWallMs, ok: true, latencyMs, lagMs: 0 });
@@ -59,6 +81,8 @@ describe('graphite sink', () => {
     sink.record({ kind: 'missed', test: 'home', tickWallMs: t + 4, count: 4 });
     sink.record({ kind: 'aborted', test: 'home', tickWallMs: t + 5, latencyMs: 7 });
     sink.recordAgent({ name: 'skipped', value: 2 });
+    const agentWall = clock.wallNow();
+    await clock.advance(INTERVAL_MS);
     await listener.waitFor(() => listener.points.length >= 12);
     expect(listener.malformed).toEqual([]);
     const at = (path: string) => listener.valueAt(`${P}.home.${path}`, ts);
@@ -71,10 +95,15 @@ describe('graphite sink', () => {
     // The agent counter is filed at the time it was recorded, and sent once that interval ends.
     const agent = listener.points.find((p) => p.path === `${P}.agent.skipped`);
     expect(agent?.value).toBe(2);
-    expect(Math.abs(agent!.timestamp * 1000 - Date.now())).toBeLessThan(2_000);
-    // Nothing changed since: wait for two more boundaries and check nothing was re-sent.
-    await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS + 50));
-    expect(listener.points.length).toBe(12);
+    expect(agent!.timestamp).toBe(Math.floor(agentWall / 1000));
+    // Nothing changed since: two more boundaries pass, then a marker interval is sent on the same
+    // connection; whatever was re-sent in between would have arrived before it.
+    await clock.advance(2 * INTERVAL_MS);
+    sink.record(ok(clock.wallNow(), 1, 'marker'));
+    await clock.advance(INTERVAL_MS);
+    await listener.waitFor(() => listener.points.length >= 23);
+    expect(listener.points.slice(12).map((p) => p.path.split('.')[2])).toEqual(Array(11).fill('marker'));
+    expect(listener.points.length).toBe(23);
     expect(listener.connections).toBe(1);
   });
 
@@ -82,11 +111,16 @@ describe('graphite sink', () => {
     const listener = await listen();
     const sink = sinkTo(listener.port);
     await sink.start();
-    const recordedAt = Date.now();
+    await clock.advance(37); // record mid-interval
+    const recordedAt = clock.wallNow();
     sink.record(ok(recordedAt, 1));
-    await listener.waitFor(() => listener.points.length >= 1);
     const intervalEnd = Math.floor(recordedAt / INTERVAL_MS) * INTERVAL_MS + INTERVAL_MS;
-    expect(Date.now()).toBeGreaterThanOrEqual(intervalEnd);
+    // Until the interval has ended nothing is taken from it (lines queued or in flight count).
+    await clock.advance(intervalEnd - 1 - clock.wallNow());
+    expect(sink.queuedLines).toBe(0);
+    await clock.advance(1);
+    await listener.waitFor(() => listener.points.length >= 1);
+    expect(clock.wallNow()).toBeGreaterThanOrEqual(intervalEnd);
     expect(listener.points[0]?.timestamp).toBe(Math.floor(Math.floor(recordedAt / INTERVAL_MS) * INTERVAL_MS / 1000));
   });
 
@@ -97,8 +131,10 @@ describe('graphite sink', () => {
     await sink.start();
     sink.record(ok(t, 1));
     sink.record(ok(t, 1));
+    await clock.advance(INTERVAL_MS);
     await listener.waitFor(() => listener.valueAt(`${P}.home.count`, t / 1000) === 2);
     sink.record(ok(t + 10, 300)); // its tick was in the interval already sent
+    await clock.advance(INTERVAL_MS);
     await listener.waitFor(() => listener.valueAt(`${P}.home.count`, t / 1000) === 3);
     expect(listener.points.filter((p) => p.path === `${P}.home.count`).map((p) => p.value)).toEqual([2, 3]);
     expect(listener.valueAt(`${P}.home.latency.max`, t / 1000)).toBe(300);
@@ -109,25 +145,26 @@ describe('graphite sink', () => {
     const listener = await listen();
     const sink = sinkTo(listener.port, { intervalMs: 10_000 });
     await sink.start();
-    sink.record(ok(Date.now(), 1));
+    sink.record(ok(clock.wallNow(), 1));
     sink.recordAgent({ name: 'skipped', value: 1 });
-    const started = systemClock.now();
-    await sink.stop(started + 2_000);
-    expect(systemClock.now() - started).toBeLessThan(500);
+    const started = clock.now();
+    // No boundary passes: the stop itself sends, and returns once sent, without its deadline.
+    expect(await realMs(() => sink.stop(started + 2_000))).toBeLessThan(500);
+    expect(clock.now()).toBe(started);
     await listener.waitFor(() => listener.points.length >= 12);
     expect(listener.sum(`${P}.home.count`)).toBe(1);
     expect(listener.sum(`${P}.agent.skipped`)).toBe(1);
-    sink.record(ok(Date.now(), 1)); // ignored after stop, does not throw
+    sink.record(ok(clock.wallNow(), 1)); // ignored after stop, does not throw
     expect(sink.queuedLines).toBe(0);
   });
 
   it('speaks to an IPv6 host', async () => {
     const listener = await listen({ host: '::1' });
-    const sink = createGraphiteSink({ destination: { kind: 'graphite', host: '::1', port: listener.port }, prefix: P, clock: systemClock, logger: capturingLogger() });
+    const sink = createGraphiteSink({ destination: { kind: 'graphite', host: '::1', port: listener.port }, prefix: P, clock, logger: capturingLogger() });
     expect(sink.name).toBe(`graphite://[::1]:${listener.port}`);
     await sink.start();
     sink.record(ok(secondAgo(1), 1));
-    await sink.stop(systemClock.now() + 2_000);
+    await settleOn(clock, sink.stop(clock.now() + 2_000));
     await listener.waitFor(() => listener.points.length >= 11);
     expect(listener.sum(`${P}.home.ok`)).toBe(1);
   });
@@ -139,23 +176,24 @@ describe('graphite sink', () => {
     const t1 = secondAgo(4);
     await sink.start();
     sink.record(ok(t1, 1));
-    // Refused at least once, and the interval's lines are queued.
-    await waitUntil(() => sink.queuedLines === 11 && logger.warnings.some((w) => w.msg === 'graphite connection failed'), {
+    // Refused at least once, and the interval's lines are queued (at its end, on the sink's clock).
+    await driveUntil(clock, () => sink.queuedLines === 11 && logger.warnings.some((w) => w.msg === 'graphite connection failed'), {
       message: 'lines queued while the server is down',
     });
     let listener = await listen({ port });
-    await listener.waitFor(() => listener.points.length >= 11, { timeoutMs: 4_000 });
+    // The reconnect comes after its backoff, on the sink's clock.
+    await driveUntil(clock, () => listener.points.length >= 11, { timeoutMs: 4_000, message: 'lines after the reconnect' });
     expect(listener.sum(`${P}.home.ok`)).toBe(1);
 
     await listener.close(); // the server goes away and comes back on the same port
     listener = await listen({ port });
     // Lines written while the old connection was dying could be lost (plaintext has no acks), so
     // record once the sink has noticed and reconnected.
-    await listener.waitFor(() => listener.connections === 1, { timeoutMs: 4_000 });
+    await driveUntil(clock, () => listener.connections === 1, { timeoutMs: 4_000, message: 'reconnected after the restart' });
     const t2 = secondAgo(2);
     sink.record(ok(t2, 1));
     sink.record(ok(t2, 1));
-    await listener.waitFor(() => listener.valueAt(`${P}.home.ok`, t2 / 1000) === 2, { timeoutMs: 4_000 });
+    await driveUntil(clock, () => listener.valueAt(`${P}.home.ok`, t2 / 1000) === 2, { timeoutMs: 4_000, message: 'lines after the restart' });
     expect(sink.droppedLines).toBe(0);
   });
 
@@ -166,15 +204,16 @@ describe('graphite sink', () => {
     const seconds = [8, 7, 6, 5, 4].map(secondAgo); // five intervals of 11 lines each
     for (const t of seconds) sink.record(ok(t, 1));
     await sink.start();
-    await waitUntil(() => sink.droppedLines === 44, { message: `droppedLines should reach 44` }, () => String(sink.droppedLines));
+    await driveUntil(clock, () => sink.droppedLines >= 44, { message: 'droppedLines should reach 44' });
+    expect(sink.droppedLines).toBe(44);
     const drops = logger.warnings.filter((w) => w.msg === 'graphite queue full, dropped the oldest lines');
     expect(drops).toEqual([{ msg: 'graphite queue full, dropped the oldest lines', fields: { destination: `graphite://127.0.0.1:${port}`, dropped: 44, total_dropped: 44 } }]);
     const listener = await listen({ port });
-    await listener.waitFor(() => listener.points.length >= 11, { timeoutMs: 4_000 });
+    await driveUntil(clock, () => listener.points.length >= 11, { timeoutMs: 4_000, message: 'lines after the reconnect' });
     // Only the newest interval survived.
     expect(new Set(listener.points.map((p) => p.timestamp))).toEqual(new Set([seconds[4]! / 1000]));
     // And the run's total is said once more at stop.
-    await sink.stop(systemClock.now() + 1_000);
+    await settleOn(clock, sink.stop(clock.now() + 1_000));
     expect(logger.warnings.filter((w) => w.msg === 'graphite lines dropped during the run (queue full)')).toEqual([
       { msg: 'graphite lines dropped during the run (queue full)', fields: { destination: `graphite://127.0.0.1:${port}`, total_dropped: 44 } },
     ]);
@@ -186,11 +225,9 @@ describe('graphite sink', () => {
     const sink = sinkTo(port, { logger });
     await sink.start();
     sink.record(ok(secondAgo(1), 1));
-    const started = systemClock.now();
-    await sink.stop(started + 300);
-    const took = systemClock.now() - started;
-    expect(took).toBeGreaterThanOrEqual(250);
-    expect(took).toBeLessThan(500);
+    const stop = await stopBy(sink, 300);
+    expect(stop.early).toBe(false); // it kept trying until its deadline, on its clock
+    expect(stop.realMsAfterDeadline).toBeLessThan(200); // and returned promptly at it
     expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')?.fields.lines).toBe(11);
   });
 });
@@ -261,11 +298,9 @@ describe('graphite sink against a server that accepts and never reads', () => {
     await sink.start();
     recordBulk(sink, 1_000); // ~11 MB of lines: far more than the kernel buffers hold
     await waitUntil(() => server.sockets.length === 1, { message: 'connected' });
-    const started = systemClock.now();
-    await sink.stop(started + 300);
-    const took = systemClock.now() - started;
-    expect(took).toBeGreaterThanOrEqual(250);
-    expect(took).toBeLessThan(450);
+    const stop = await stopBy(sink, 300);
+    expect(stop.early).toBe(false); // it waited until its deadline, on its clock
+    expect(stop.realMsAfterDeadline).toBeLessThan(150); // and returned promptly at it
     await expectNotSpinning(400);
     const unsent = logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline');
     expect(unsent?.fields.lines).toBeGreaterThan(1_000);
@@ -282,12 +317,18 @@ describe('graphite sink against a server that accepts and never reads', () => {
     await sink.start();
     recordBulk(sink, 1_000);
     // The interval is sent at its 10 s boundary or at stop: stop with a long deadline, in the background.
-    const stopping = sink.stop(systemClock.now() + 8_000);
+    const deadline = clock.now() + 8_000;
+    const stopping = watch(sink.stop(deadline));
     await waitUntil(() => server.sockets.length === 1 && sink.queuedLines > 0 && sink.queuedLines < 11_000, { message: 'writes stalled' });
     server.readFromNowOn();
     server.sockets[0]!.destroy(); // unread data: the client sees a reset while a write is pending
+    // The reconnect comes after its backoff on the sink's clock: once the sink has seen the loss, the
+    // clock moves (never up to the stop deadline) until it has reconnected.
+    await waitUntil(() => logger.warnings.some((w) => w.msg === 'graphite connection lost: lines written on it may not have been delivered'), { message: 'loss seen' });
+    await driveUntil(clock, () => server.sockets.length === 2, { message: 'reconnected', maxTo: deadline - 1 });
     await expectNotSpinning(300, false); // busy resending (to this very process), but never in a loop
-    await stopping;
+    await stopping.promise;
+    expect(clock.now()).toBeLessThan(deadline); // delivered, not given up at the deadline
     expect(server.sockets.length).toBe(2);
     expect(sink.queuedLines).toBe(0);
     // Everything not confirmed by the first connection arrived on the second one.
@@ -302,11 +343,19 @@ describe('graphite sink against a server that accepts and never reads', () => {
     const sink = sinkTo(server.port, { logger, prefix: 'p'.repeat(1000), intervalMs: 1_000, queueLimit: 1_000_000 });
     await sink.start();
     recordBulk(sink, 1_000); // into an interval that ends at the next 1 s boundary, then sent
-    await waitUntil(() => sink.queuedLines > 0 && sink.queuedLines < 11_000, { message: 'writes stalled', timeoutMs: 3_000 });
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    const started = systemClock.now();
-    await sink.stop(started + 2_000);
-    expect(systemClock.now() - started).toBeLessThan(150);
+    await clock.advance(1_000);
+    // Stalled: lines sent and lines waiting, and the socket has taken nothing for 100 ms of real time.
+    let queued = -1;
+    let changedAt = performance.now();
+    const stalled = () => {
+      if (sink.queuedLines !== queued) [queued, changedAt] = [sink.queuedLines, performance.now()];
+      return queued > 0 && queued < 11_000 && performance.now() - changedAt >= 100;
+    };
+    await waitUntil(stalled, { message: 'writes stalled', timeoutMs: 3_000 });
+    await clock.advance(1_200); // and nothing for more than a second of the sink's clock
+    const started = clock.now();
+    expect(await realMs(() => sink.stop(started + 2_000))).toBeLessThan(150);
+    expect(clock.now()).toBe(started);
     expect(Number(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')?.fields.lines)).toBeGreaterThan(0);
   });
 
@@ -317,9 +366,8 @@ describe('graphite sink against a server that accepts and never reads', () => {
     await sink.start();
     sink.record(ok(secondAgo(2), 1));
     await waitUntil(() => server.sockets.length === 1, { message: 'connected' });
-    const started = systemClock.now();
-    await sink.stop(started + 300);
-    expect(systemClock.now() - started).toBeLessThan(450);
+    const stop = await stopBy(sink, 300);
+    expect(stop.realMsAfterDeadline).toBeLessThan(150); // by its deadline, on its clock
     expect(logger.warnings.find((w) => w.msg === 'graphite lines may not have been delivered: the server did not confirm the close')?.fields.lines).toBe(11);
     expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')).toBeUndefined();
   });
@@ -330,7 +378,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     const sink = sinkTo(listener.port, { logger });
     await sink.start();
     sink.record(ok(secondAgo(2), 1));
-    await sink.stop(systemClock.now() + 1_000);
+    await settleOn(clock, sink.stop(clock.now() + 1_000));
     await listener.waitFor(() => listener.points.length >= 11);
     expect(logger.warnings).toEqual([]);
     expect(sink.unconfirmedLines).toBe(0);

@@ -3,14 +3,20 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.js';
 import { capturingLogger } from '../support/capturing-logger.js';
 import type { MetricEvent } from '../../src/events.js';
 import type { MetricSink } from '../../src/metrics/sink.js';
 import { createHostResolver, type HostResolver } from '../../src/net/resolve.js';
-import { createStatsdSink } from '../../src/metrics/statsd.js';
+import { createStatsdSink, STATSD_FLUSH_INTERVAL_MS, type StatsdSinkOptions } from '../../src/metrics/statsd.js';
+import { driveToDeadline, driveUntil, FakeClock, settleOn, watch } from '../support/fake-clock.js';
 import { freePort, startStuckServer, startTcpStatsd, startUdpStatsd, waitUntil, type StatsdListener } from '../support/listeners.js';
+
+/*
+ * Every sink here runs on a FakeClock: its flush interval, reconnect backoff, warning limits and stop
+ * deadline move only when the test advances it, while its sockets and the listeners stay real.
+ */
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,9 +29,22 @@ function track<T extends { close(): Promise<void> }>(listener: T): T {
   return listener;
 }
 
-function trackSink(sink: MetricSink): MetricSink {
-  cleanups.push(() => sink.stop(systemClock.now() + 500));
+/** A sink on `clock`, stopped after the test (the clock driven to its deadline if need be). */
+function trackSink(sink: MetricSink, clock: FakeClock): MetricSink {
+  cleanups.push(async () => void (await settleOn(clock, sink.stop(clock.now() + 500))));
   return sink;
+}
+
+/** The options every sink here shares: prefix `canihaz`, a capturing logger, and `clock`. */
+function udpTo(port: number, clock: FakeClock, extra: Partial<StatsdSinkOptions> = {}): StatsdSinkOptions {
+  return { destination: { kind: 'statsd', protocol: 'udp', host: '127.0.0.1', port }, prefix: 'canihaz', logger: capturingLogger(), clock, ...extra };
+}
+
+/** Real milliseconds `fn` takes. */
+async function realMs(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
 }
 
 const tick = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -56,73 +75,89 @@ function expectEventLines(listener: StatsdListener): void {
 
 describe('statsd sink over UDP', () => {
   it('sends counters and timers for every event, batched into few packets', async () => {
+    const clock = new FakeClock();
     const listener = track(await startUdpStatsd());
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: '127.0.0.1', port: listener.port }, prefix: 'canihaz', logger: capturingLogger() }));
+    const sink = trackSink(createStatsdSink(udpTo(listener.port, clock)), clock);
     expect(sink.name).toBe(`statsd://127.0.0.1:${listener.port}`);
     await sink.start();
     for (const e of events) sink.record(e);
     sink.recordAgent({ name: 'skipped', value: 1 });
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS); // the partial packet goes at the flush interval
     await listener.waitFor(() => listener.lines.length >= 14);
     expectEventLines(listener);
     expect(listener.packets).toBeLessThanOrEqual(2);
   });
 
   it('flushes what is buffered when stopped', async () => {
+    const clock = new FakeClock();
     const listener = track(await startUdpStatsd());
-    const sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: '127.0.0.1', port: listener.port }, prefix: 'canihaz', logger: capturingLogger() });
+    const sink = createStatsdSink(udpTo(listener.port, clock));
     await sink.start();
     for (const e of events) sink.record(e);
     sink.recordAgent({ name: 'skipped', value: 1 });
-    const started = systemClock.now();
-    await sink.stop(started + 2_000);
-    expect(systemClock.now() - started).toBeLessThan(1_500);
+    const started = clock.now();
+    // No flush interval passes: the stop itself sends, and returns once sent, without its deadline.
+    expect(await realMs(() => sink.stop(started + 2_000))).toBeLessThan(1_500);
+    expect(clock.now()).toBe(started);
     await listener.waitFor(() => listener.lines.length >= 14);
     expectEventLines(listener);
     sink.record(events[0]!); // ignored after stop, and does not throw
   });
 
   it('accepts events before start() and sends to an IPv6 host', async () => {
+    const clock = new FakeClock();
     const listener = track(await startUdpStatsd({ host: '::1' }));
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: '::1', port: listener.port }, prefix: 'canihaz', logger: capturingLogger() }));
+    const sink = trackSink(createStatsdSink(udpTo(listener.port, clock, { destination: { kind: 'statsd', protocol: 'udp', host: '::1', port: listener.port } })), clock);
     sink.record(events[0]!);
     await sink.start();
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS);
     await listener.waitFor(() => listener.lines.length >= 3);
     expect(listener.lines.map((l) => l.name)).toEqual(['canihaz.home.ok', 'canihaz.home.latency', 'canihaz.home.lag']);
   });
   it('resolves a hostname', async () => {
+    const clock = new FakeClock();
     const listener = track(await startUdpStatsd());
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: 'localhost', port: listener.port }, prefix: 'canihaz', logger: capturingLogger() }));
+    const sink = trackSink(createStatsdSink(udpTo(listener.port, clock, { destination: { kind: 'statsd', protocol: 'udp', host: 'localhost', port: listener.port } })), clock);
     await sink.start();
     sink.record(events[3]!);
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS);
     await listener.waitFor(() => listener.lines.length >= 1);
     expect(listener.lines.map((l) => l.raw)).toEqual(['canihaz.home.dropped:1|c']);
   });
 });
 
 describe('statsd sink over TCP', () => {
+  const tcpTo = (port: number, clock: FakeClock, extra: Partial<StatsdSinkOptions> = {}): StatsdSinkOptions =>
+    udpTo(port, clock, { destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port }, ...extra });
+
   it('sends the same lines over a TCP stream', async () => {
+    const clock = new FakeClock();
     const listener = track(await startTcpStatsd());
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port: listener.port }, prefix: 'canihaz', logger: capturingLogger() }));
+    const sink = trackSink(createStatsdSink(tcpTo(listener.port, clock)), clock);
     expect(sink.name).toBe(`statsd+tcp://127.0.0.1:${listener.port}`);
     await sink.start();
     for (const e of events) sink.record(e);
     sink.recordAgent({ name: 'skipped', value: 1 });
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS);
     await listener.waitFor(() => listener.lines.length >= 14);
     expectEventLines(listener);
   });
 
   it('survives a server that is down: no unhandled error, one warning, stop by the deadline', async () => {
+    const clock = new FakeClock();
     const port = await freePort();
     const logger = capturingLogger();
-    const sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port }, prefix: 'canihaz', logger });
+    const sink = createStatsdSink(tcpTo(port, clock, { logger }));
     await sink.start();
+    // Five rounds of events 100 ms apart, each round once the previous refusal has been heard.
     for (let i = 0; i < 5; i++) {
       for (const e of events) sink.record(e);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitUntil(() => logger.warnings.length > 0, { message: 'refused' });
+      await clock.advance(100);
     }
-    const started = systemClock.now();
-    await sink.stop(started + 400);
-    expect(systemClock.now() - started).toBeLessThan(600);
+    const deadline = clock.now() + 400;
+    const stop = await driveToDeadline(clock, sink.stop(deadline), deadline);
+    expect(stop.realMsAfterDeadline).toBeLessThan(200); // by its deadline, on its clock
     const failures = logger.warnings.filter((w) => w.msg === 'statsd send failed');
     expect(failures.length).toBe(1);
     expect(failures[0]).toMatchObject({ fields: { destination: `statsd+tcp://127.0.0.1:${port}` } });
@@ -133,19 +168,17 @@ describe('statsd sink over TCP', () => {
   });
 
   it('reconnects when a server that was down comes up, and again after it restarts', async () => {
+    const clock = new FakeClock();
     const port = await freePort();
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port }, prefix: 'canihaz', logger: capturingLogger() }));
+    const logger = capturingLogger();
+    const sink = trackSink(createStatsdSink(tcpTo(port, clock, { logger })), clock);
     await sink.start();
     sink.record(events[0]!);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // refused at least once
-    // Keep recording (as a running agent would) until lines arrive through a new connection.
+    await waitUntil(() => logger.warnings.some((w) => w.msg === 'statsd send failed'), { message: 'refused at least once' });
+    // Keep recording (as a running agent would), every 50 ms of the sink's clock, until lines arrive
+    // through a new connection (opened after the backoff, on the same clock).
     const feed = async (listener: StatsdListener) => {
-      const feeder = setInterval(() => sink.record(events[0]!), 50);
-      try {
-        await listener.waitFor(() => listener.lines.length >= 3, { timeoutMs: 4_000 });
-      } finally {
-        clearInterval(feeder);
-      }
+      await driveUntil(clock, () => listener.lines.length >= 3, { stepMs: 50, timeoutMs: 4_000, onStep: () => sink.record(events[0]!), message: 'lines through a new connection' });
       expect(listener.malformed).toEqual([]);
       expect(listener.lines[0]?.name).toMatch(/^canihaz\.home\.(ok|latency|lag)$/);
     };
@@ -155,18 +188,19 @@ describe('statsd sink over TCP', () => {
     const second = track(await startTcpStatsd({ port }));
     await feed(second);
     // The replaced client is healthy: stop flushes and returns well before the deadline.
-    const started = systemClock.now();
-    await sink.stop(started + 2_000);
-    expect(systemClock.now() - started).toBeLessThan(1_000);
+    const started = clock.now();
+    expect(await realMs(() => sink.stop(started + 2_000))).toBeLessThan(1_000);
+    expect(clock.now()).toBe(started);
   });
 });
 
 describe('statsd sink against a server that never reads', () => {
   it('Metrics lost without a word: bounds what waits for a statsd+tcp server that never reads, and counts every line beyond', async () => {
+    const clock = new FakeClock();
     const server = track(await startStuckServer());
     const logger = capturingLogger();
     const prefix = 'p'.repeat(4_000);
-    const sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port: server.port }, prefix, logger, maxPendingBytes: 256 * 1024 });
+    const sink = createStatsdSink(udpTo(server.port, clock, { destination: { kind: 'statsd', protocol: 'tcp', host: '127.0.0.1', port: server.port }, prefix, logger, maxPendingBytes: 256 * 1024 }));
     await sink.start();
     await waitUntil(() => server.connections === 1, { message: 'connected' });
     // 3,000 executions x 3 lines of ~4 KB: ~36 MB, far beyond the kernel buffers and the bound.
@@ -175,9 +209,9 @@ describe('statsd sink against a server that never reads', () => {
       if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     await waitUntil(() => sink.droppedLines > 0, { message: 'lines dropped' });
-    const started = systemClock.now();
-    await sink.stop(started + 300);
-    expect(systemClock.now() - started).toBeLessThan(450);
+    const deadline = clock.now() + 300;
+    const stop = await driveToDeadline(clock, sink.stop(deadline), deadline);
+    expect(stop.realMsAfterDeadline).toBeLessThan(150); // by its deadline, on its clock
     const midRun = logger.warnings.filter((w) => w.msg === 'statsd lines dropped');
     expect(midRun.length).toBe(1); // rate-limited
     expect(midRun[0]!.fields).toMatchObject({ reason: 'server not reading' });
@@ -199,10 +233,12 @@ describe('statsd sink against a server that never reads', () => {
       },
       cancel: () => undefined,
     };
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: 'statsd.example', port: listener.port }, prefix: 'canihaz', logger: capturingLogger(), resolver }));
+    const clock = new FakeClock();
+    const sink = trackSink(createStatsdSink(udpTo(listener.port, clock, { destination: { kind: 'statsd', protocol: 'udp', host: 'statsd.example', port: listener.port }, resolver })), clock);
     sink.record(events[3]!); // before start: waits for the address
     await sink.start();
     for (let i = 0; i < 500; i++) sink.record(events[3]!);
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS);
     await listener.waitFor(() => listener.sum('canihaz.home.dropped') === 501);
     expect(lookups).toBe(1);
   });
@@ -211,12 +247,13 @@ describe('statsd sink against a server that never reads', () => {
     const logger = capturingLogger();
     let cancelled = false;
     const resolver: HostResolver = { resolve: () => new Promise(() => undefined), cancel: () => (cancelled = true) };
-    const sink = createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: 'statsd.example', port: 8125 }, prefix: 'canihaz', logger, resolver });
+    const clock = new FakeClock();
+    const sink = createStatsdSink(udpTo(8125, clock, { destination: { kind: 'statsd', protocol: 'udp', host: 'statsd.example', port: 8125 }, logger, resolver }));
     await sink.start();
     sink.record(events[0]!);
-    const started = systemClock.now();
-    await sink.stop(started + 200);
-    expect(systemClock.now() - started).toBeLessThan(350);
+    const deadline = clock.now() + 200;
+    const stop = await driveToDeadline(clock, sink.stop(deadline), deadline);
+    expect(stop.realMsAfterDeadline).toBeLessThan(150); // by its deadline, on its clock
     expect(cancelled).toBe(false); // a shared resolver is the router's to cancel
     expect(logger.warnings).toEqual([
       { msg: 'statsd lines dropped during the run', fields: { destination: 'statsd://statsd.example:8125', total_dropped: 3, not_sent_at_stop: 3, resolved: false } },
@@ -257,17 +294,24 @@ describe('host resolver', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, 'resolv.conf'), 'search corp.example\n');
     const options = { servers: [dns.server], hostsFile: join(dir, 'none'), resolvConf: join(dir, 'resolv.conf') };
-    let started = systemClock.now();
-    expect(await createHostResolver({ ...options, timeoutMs: 300 }).resolve('statsd')).toMatchObject({ ok: false, code: 'ETIMEOUT' });
-    expect(systemClock.now() - started).toBeLessThan(600);
+    // The overall bound is on the resolver's clock (a fake one here); each DNS query's own timeout
+    // (at most 2 s of real time) never comes into it.
+    const clock = new FakeClock();
+    const timingOut = watch(createHostResolver({ ...options, timeoutMs: 5_000, clock }).resolve('statsd'));
+    await waitUntil(() => dns.queries.length > 0, { message: 'DNS asked' });
+    await clock.advance(4_999);
+    expect(timingOut.settled).toBe(false);
+    await clock.advance(1);
+    expect(await realMs(async () => expect(await timingOut.promise).toMatchObject({ ok: false, code: 'ETIMEOUT' }))).toBeLessThan(300);
     expect(dns.queries[0]).toBe('statsd.corp.example');
-    const resolver = createHostResolver({ ...options, timeoutMs: 60_000 });
+    const resolver = createHostResolver({ ...options, timeoutMs: 60_000, clock });
+    const asked = dns.queries.length;
     const pending = resolver.resolve('statsd');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    started = systemClock.now();
+    await waitUntil(() => dns.queries.length > asked, { message: 'DNS asked again' });
+    const started = performance.now();
     resolver.cancel();
     expect(await pending).toMatchObject({ ok: false, code: 'ECANCELLED' });
-    expect(systemClock.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(100);
   });
 });
 
@@ -277,9 +321,10 @@ const FD_SKIP = Number.isFinite(FD_LIMIT) && FD_LIMIT <= 100_000 ? undefined : `
 
 describe('statsd sink out of file descriptors', () => {
   it.skipIf(FD_SKIP !== undefined)(`One connection per test exhausts file descriptors: a UDP socket that cannot be bound (EMFILE) is said, retried, and what waited is sent${FD_SKIP ? ` (skipped: ${FD_SKIP})` : ''}`, async () => {
+    const clock = new FakeClock();
     const listener = track(await startUdpStatsd());
     const logger = capturingLogger();
-    const sink = trackSink(createStatsdSink({ destination: { kind: 'statsd', protocol: 'udp', host: '127.0.0.1', port: listener.port }, prefix: 'canihaz', logger }));
+    const sink = trackSink(createStatsdSink(udpTo(listener.port, clock, { logger })), clock);
     // Use up every file descriptor (bounded by the soft limit), briefly.
     const held: number[] = [];
     try {
@@ -294,7 +339,8 @@ describe('statsd sink out of file descriptors', () => {
     } finally {
       for (const fd of held) closeSync(fd);
     }
-    await listener.waitFor(() => listener.lines.length >= 1, { timeoutMs: 3_000 });
+    // The bind is retried after its backoff and the packet flushed at its interval, both on the sink's clock.
+    await driveUntil(clock, () => listener.lines.length >= 1, { timeoutMs: 3_000, message: 'sent after the retry' });
     expect(listener.lines.map((l) => l.raw)).toEqual(['canihaz.home.dropped:1|c']);
     expect(logger.warnings.filter((w) => w.msg === 'statsd send failed')).toMatchObject([{ fields: { code: 'EMFILE' } }]);
   });

@@ -1,7 +1,8 @@
 /** The sinks' shared transport pieces and the Clock's timers, on the fake clock: no sleeps. */
 import { describe, expect, it } from 'vitest';
 import { withDeadline } from '../../src/clock.js';
-import { Backoff, IdleWaiters, LineQueue, WarnLimiter } from '../../src/metrics/transport.js';
+import { Backoff, DroppedLines, IdleWaiters, LineQueue, WarnLimiter } from '../../src/metrics/transport.js';
+import { capturingLogger } from '../support/capturing-logger.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 describe('Backoff', () => {
@@ -65,6 +66,27 @@ describe('WarnLimiter', () => {
     expect(limiter.ready()).toBe(false);
     await clock.advance(1);
     expect(limiter.ready()).toBe(true);
+  });
+});
+
+describe('DroppedLines', () => {
+  it('counts every line, and warns at most once per 10 s with how many since the last warning and in all', async () => {
+    const clock = new FakeClock();
+    const logger = capturingLogger();
+    const dropped = new DroppedLines(clock, logger, 'lines dropped', 'statsd://x:1');
+    dropped.add(0, { reason: 'nothing' }); // no line, no warning
+    dropped.add(3, { reason: 'send failed' });
+    dropped.add(2, { reason: 'send failed' });
+    dropped.count(7); // counted, never warned about
+    await clock.advance(9_999);
+    dropped.add(1, { reason: 'socket busy' });
+    expect(dropped.total).toBe(13);
+    await clock.advance(1);
+    dropped.add(4, { reason: 'socket busy' });
+    expect(logger.warnings).toEqual([
+      { msg: 'lines dropped', fields: { destination: 'statsd://x:1', reason: 'send failed', dropped: 3, total_dropped: 3 } },
+      { msg: 'lines dropped', fields: { destination: 'statsd://x:1', reason: 'socket busy', dropped: 7, total_dropped: 17 } },
+    ]);
   });
 });
 
