@@ -3,26 +3,35 @@
 // starts on 127.0.0.1; every load loop is bounded by the run's --lifetime. Prints a Markdown table
 // for the README and exits non-zero when a target is missed.
 //
-//   node bench/run.mjs [--quick] [CASE]   --quick: shorter runs, for a smoke test
-//                                          CASE: run only that case (`scenario`)
+//   node bench/run.mjs [--quick] [--full] [CASE]   --quick: shorter runs, for a smoke test
+//                                                  --full: the cost case's minutes measured whole
+//                                                  CASE: run only that case (`scenario`, `peers`,
+//                                                  `cold-start`, `cost`)
+// The peers (bench/peers.mjs) need `bash bench/peers.sh` once; a missing one is shown as such.
+// Writes bench/results/latest.json (partial.json for --quick or one case): the machine, every
+// figure, the peers' raw figures.
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { peersBench } from './peers.mjs';
+import { coldStart } from './cold-start.mjs';
+import { costBench } from './cost.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const quick = process.argv.includes('--quick');
 const results = [];
 let failed = 0;
 
-function record(what, value, target, ok) {
-  results.push({ what, value, target, ok });
+/** One figure of the table; `more.peer` is the best peer's figure for the same measure. */
+function record(what, value, target, ok, more = {}) {
+  results.push({ what, value, target, ok, ...(more.peer ? { peer: more.peer } : {}) });
   if (!ok) failed++;
-  console.error(`${ok ? 'ok  ' : 'MISS'} ${what}: ${value}${target ? ` (target ${target})` : ''}`);
+  console.error(`${ok ? 'ok  ' : 'MISS'} ${what}: ${value}${target ? ` (target ${target})` : ''}${more.peer ? ` [best peer: ${more.peer}]` : ''}`);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -248,8 +257,18 @@ async function scenarioCost(lifetime) {
   record('scenario / http agent CPU per execution', `${fmt(ratio, 2)}x`, '<= 1.5x', ratio <= 1.5);
 }
 
+/** Issue 10 items 2, 3, 5: the peers side by side, the ceiling, the metric overhead (bench/peers.mjs). */
+let peers;
+async function peersCase() {
+  peers = await peersBench({ quick, record });
+}
+
+/** Issue 10 items 1 and 4: cold start against bare Node, and what a quiet or busy minute costs (bench/cold-start.mjs, bench/cost.mjs). */
+const coldStartCase = () => coldStart({ quick, record });
+const costCase = () => costBench({ quick, full: process.argv.includes('--full'), record });
+
 const lifetime = quick ? 3 : 10;
-const CASES = { scenario: () => scenarioCost(lifetime) };
+const CASES = { scenario: () => scenarioCost(lifetime), peers: peersCase, 'cold-start': coldStartCase, cost: costCase };
 const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
 if (only !== undefined) {
   if (!(only in CASES)) {
@@ -259,6 +278,8 @@ if (only !== undefined) {
   await CASES[only]();
 } else {
   await startup();
+  await coldStartCase();
+  await costCase();
   await pacing('1 test at 60000/min', 1, 60_000, lifetime);
   await pacing('50 tests at 1200/min', 50, 1_200, lifetime);
   // Issue 6's scale case: 2,000 tests at 60/min; at a whole-second lifetime every test owes exactly lifetime ticks.
@@ -268,9 +289,25 @@ if (only !== undefined) {
   await simultaneous(10);
   if (!quick) await killedSlot();
   await scenarioCost(lifetime);
+  await peersCase();
 }
 
-console.log(`\n| measure | result | target |\n|---|---|---|`);
-for (const r of results) console.log(`| ${r.what} | ${r.value} | ${r.target || '—'} |`);
-console.log(`\n${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${(await import('node:os')).cpus().length} cores${quick ? ', --quick' : ''}`);
+const machine = {
+  cpu: /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  date: new Date().toISOString(),
+  args: process.argv.slice(2),
+};
+const cell = (s) => String(s).replaceAll('|', '\\|');
+console.log(`\n| measure | canihaz | target | best peer |\n|---|---|---|---|`);
+for (const r of results) console.log(`| ${cell(r.what)} | ${cell(r.value)} | ${cell(r.target || '—')} | ${cell(r.peer ?? '—')} |`);
+if (peers?.markdown) console.log(`\n${peers.markdown}`);
+console.log(`\n${machine.date.slice(0, 10)}, ${machine.cpu}, ${machine.cores} cores, node ${machine.node}${quick ? ', --quick' : ''}`);
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(resultsDir, { recursive: true });
+// Only a whole, full-length run is the README's `latest.json`; a --quick or one-case run is `partial.json`.
+const resultsFile = join(resultsDir, quick || only !== undefined ? 'partial.json' : 'latest.json');
+writeFileSync(resultsFile, `${JSON.stringify({ machine, quick, failed, results, peers }, null, 2)}\n`);
+console.error(`wrote ${resultsFile}`);
 process.exitCode = failed ? 1 : 0;
