@@ -3,19 +3,16 @@
  * files, directories, FIFOs and symlink loops where a file is expected, a file deleted while it is
  * read — and a large valid config. Each case asserts a clear error naming the file (and line), that
  * nothing hangs (every process has a watchdog and must end by itself), that the valid lines beside
- * the garbage still count or run, and, for the big ones, `check`'s wall time and peak RSS.
- *
- * Peak RSS and CPU time come from the child itself: NODE_OPTIONS preloads a tiny module that writes
- * `process.resourceUsage()` to a file on exit (maxRSS is the kernel's high-water mark, in KiB).
+ * the garbage still count or run, and, for the big ones, `check`'s wall time and peak RSS (from the
+ * child itself, test/support/measured-cli.ts). The large valid config's run is scale.timing.test.ts.
  */
-import { mkdir, mkdtemp, rm, symlink, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { agentHome, cleanups, runCli, startTarget, type AgentHome, type CliResult } from '../support/cli.js';
 import { bookOf, expectBooksBalance, expectEndedWithin, summaries } from '../support/faults.js';
+import { expectEndedOnTime, measuredCliHooks } from '../support/measured-cli.js';
 
 const addCleanup = cleanups();
 
@@ -25,43 +22,7 @@ const CHECK_MAX_RSS_MB = 400;
 /** How long a `check` of a small bad file may take before it counts as hanging. */
 const SMALL_CHECK_MS = 5_000;
 
-let hookDir: string;
-let hook: string;
-beforeAll(async () => {
-  hookDir = await mkdtemp(join(tmpdir(), 'canihaz-rusage-'));
-  hook = join(hookDir, 'rusage.mjs');
-  await writeFile(
-    hook,
-    `import { writeFileSync } from 'node:fs';
-process.on('exit', () => {
-  const r = process.resourceUsage();
-  writeFileSync(process.env.CANIHAZ_TEST_RUSAGE, JSON.stringify({ maxRssKiB: r.maxRSS, userUs: r.userCPUTime, systemUs: r.systemCPUTime }));
-});
-`,
-  );
-});
-afterAll(async () => {
-  await rm(hookDir, { recursive: true, force: true });
-});
-
-/** A finished CLI process with its own peak RSS (MB) and CPU seconds. */
-interface Measured extends CliResult {
-  rssMb: number;
-  cpuSeconds: number;
-}
-
-/** Runs the CLI with the resource-usage hook; `killAfterMs` is the watchdog. */
-async function measuredCli(args: string[], killAfterMs: number): Promise<Measured> {
-  const out = join(hookDir, `rusage-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-  const result = await runCli(args, { killAfterMs, env: { NODE_OPTIONS: `--import=${pathToFileURL(hook).href}`, CANIHAZ_TEST_RUSAGE: out } });
-  let usage = { maxRssKiB: NaN, userUs: NaN, systemUs: NaN };
-  try {
-    usage = JSON.parse(await readFile(out, 'utf8')) as typeof usage;
-  } catch {
-    // Killed by the watchdog: no figures; the caller's assertions say so.
-  }
-  return { ...result, rssMb: usage.maxRssKiB / 1024, cpuSeconds: (usage.userUs + usage.systemUs) / 1e6 };
-}
+const measuredCli = measuredCliHooks();
 
 /** A valid http line against an address nothing listens on (`check` never connects). */
 const line = (name: string, extra = '') => `${name}|http|60|none|url=http://127.0.0.1:9/${name}${extra}`;
@@ -115,9 +76,6 @@ async function target() {
   return t;
 }
 
-/** The flush bound after a window's end (README: wall time ≤ window + longest timeout + 2 s). */
-const FLUSH_MS = 2_000;
-
 /**
  * `canihaz run --lifetime S` on this home (log level info, for its `run started` line), with a
  * watchdog. Asserts the promise: it ends by itself, at most `longestTimeoutMs` (the executions still
@@ -129,14 +87,6 @@ async function runFor(home: AgentHome, seconds: number, extraArgs: string[] = []
   expectEndedWithin(r, 15_000 + seconds * 1_000, `run --lifetime ${seconds}`);
   expectEndedOnTime(r.stderr, exitedWall, longestTimeoutMs, `run --lifetime ${seconds}`);
   return r;
-}
-
-/** Asserts the exit came at most `longestTimeoutMs` + the flush bound (+ 500 ms of process exit) after the reported window end. */
-function expectEndedOnTime(stderr: string, exitedWall: number, longestTimeoutMs: number, what: string): void {
-  const m = /msg="run started" .*window_end=(\S+)/.exec(stderr);
-  expect(m, `${what}: no "run started" line in:\n${stderr.slice(0, 2_000)}`).not.toBeNull();
-  const late = exitedWall - Date.parse(m![1]!);
-  expect(late, `${what}: exited ${late} ms after its window`).toBeLessThan(longestTimeoutMs + FLUSH_MS + 500);
 }
 
 describe('canihaz check on big files: time and memory stay bounded', () => {
@@ -511,36 +461,5 @@ describe('a file deleted between stat and read', () => {
     expect(book).toMatchObject({ requested: 3, ok: 3, failed: 0 });
     expect(t.count('/stable')).toBe(3);
     for (const b of summaries(r.stderr)) expectBooksBalance(b);
-  });
-});
-
-describe('scale of a valid config', () => {
-  it('2,000 tests at 60/min for 10 s: every book exact, the target counts every execution, CPU and RSS stated', { timeout: 90_000 }, async () => {
-    const home = await tempHome();
-    const t = await target();
-    const tests = 2_000;
-    const names = Array.from({ length: tests }, (_, i) => `t${String(i).padStart(4, '0')}`);
-    await home.writeConfig(names.map((n) => `${n}|http|60|none|url=${t.url}/${n}|timeout=5s`).join('\n') + '\n');
-    const r = await measuredCli(['run', ...home.args, '--lifetime', '10', '--log-level', 'info'], 60_000);
-    const exitedWall = Date.now();
-    const total = [...t.hits.values()].reduce((a, l) => a + l.length, 0);
-    console.log(
-      `run, ${tests} tests at 60/min, --lifetime 10: ${Math.round(r.durationMs)} ms wall, ${r.cpuSeconds.toFixed(2)} s CPU, peak RSS ${r.rssMb.toFixed(0)} MB, ${total} requests at the target`,
-    );
-    expectEndedWithin(r, 40_000, 'run of 2,000 tests');
-    // The target answers at once, so no execution should be anywhere near its 5 s timeout.
-    expectEndedOnTime(r.stderr, exitedWall, 5_000, 'run of 2,000 tests');
-    expect(r.code).toBe(0);
-    const books = summaries(r.stderr);
-    expect(books).toHaveLength(tests);
-    const wrong: string[] = [];
-    for (const b of books) {
-      expectBooksBalance(b);
-      if (b.requested !== 10 || b.ok !== 10 || b.failed + b.dropped + b.missed + b.aborted !== 0 || t.count(`/${b.test}`) !== b.ok) {
-        wrong.push(`${JSON.stringify(b)} target=${t.count(`/${b.test}`)}`);
-      }
-    }
-    expect(wrong.slice(0, 5), `${wrong.length} of ${tests} books not exact`).toEqual([]);
-    expect(total).toBe(tests * 10);
   });
 });
