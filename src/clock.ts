@@ -66,7 +66,10 @@ export const systemClock: Clock = {
     }
   },
   after(ms, fn, options) {
-    const timer = setTimeout(fn, Math.max(0, ms));
+    // Whole ms, rounded up: Node fires a timer on whole ms anyway (a 2.5 ms timer fires at 3 ms), and
+    // keeps one timer list per distinct duration, so fractional ones (a tick's due time) would each
+    // make a list of their own.
+    const timer = setTimeout(fn, Math.max(0, Math.ceil(ms)));
     if (options?.unref) timer.unref();
     return () => clearTimeout(timer);
   },

@@ -119,16 +119,19 @@ function clamp(ms: number): number {
   return ms > HISTOGRAM_MAX_MS ? HISTOGRAM_MAX_MS : ms;
 }
 
-/** Bucket 0 holds values under 1 µs; bucket 1 + k·SUB_BUCKETS + s is slice s of octave [2^k, 2^(k+1)) µs. */
+/** 2^k for each octave k, so no power is computed per value. */
+const OCTAVE_BASE: readonly number[] = Array.from({ length: OCTAVES + 1 }, (_, k) => 2 ** k);
+
+/**
+ * Bucket 0 holds values under 1 µs; bucket 1 + k·SUB_BUCKETS + s is slice s of octave [2^k, 2^(k+1)) µs.
+ * Values are clamped to HISTOGRAM_MAX_MS (3.6·10^9 µs < 2^32), so the octave is the top bit of the
+ * whole microseconds: 2^k ≤ us < 2^(k+1) exactly when 2^k ≤ floor(us) < 2^(k+1).
+ */
 function bucketIndex(ms: number): number {
   const us = ms * 1000;
   if (us < 1) return 0;
-  let octave = Math.floor(Math.log2(us));
-  // Math.log2 may round across a power of two; settle on the octave that really holds `us`.
-  if (2 ** octave > us) octave -= 1;
-  else if (2 ** (octave + 1) <= us) octave += 1;
-  octave = Math.min(octave, OCTAVES - 1);
-  const slice = Math.min(SUB_BUCKETS - 1, Math.floor((us / 2 ** octave - 1) * SUB_BUCKETS));
+  const octave = Math.min(31 - Math.clz32(Math.floor(us)), OCTAVES - 1);
+  const slice = Math.min(SUB_BUCKETS - 1, Math.floor((us / OCTAVE_BASE[octave]! - 1) * SUB_BUCKETS));
   return 1 + octave * SUB_BUCKETS + slice;
 }
 
@@ -137,6 +140,6 @@ function bucketMidpoint(index: number): number {
   if (index === 0) return 0.0005;
   const octave = Math.floor((index - 1) / SUB_BUCKETS);
   const slice = (index - 1) % SUB_BUCKETS;
-  const base = 2 ** octave;
+  const base = OCTAVE_BASE[octave]!;
   return (base * (1 + (slice + 0.5) / SUB_BUCKETS)) / 1000;
 }

@@ -111,7 +111,8 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
       s.counts[counted.outcome] += counted.n;
       if (event.kind !== 'execution') return;
       s.latency.record(event.latencyMs);
-      for (const sample of event.samples ?? []) {
+      if (!event.samples) return;
+      for (const sample of event.samples) {
         const held = s.samples.get(sample.name);
         if (sample.kind === 'timing') {
           const values = held?.kind === 'timing' ? held.values : createHistogram();
@@ -172,6 +173,8 @@ class IntervalTable<S> {
   #size = 0;
   #create: () => S;
   lateDiscarded = 0;
+  /** The slot touched last, and its name and start: most events land where the one before did. */
+  #last: { name: string; start: number; slot: Slot<S> } | undefined;
 
   constructor(create: () => S) {
     this.#create = create;
@@ -183,6 +186,11 @@ class IntervalTable<S> {
 
   /** The state for (name, start), marked dirty; undefined when that interval was already forgotten. */
   touch(name: string, start: number): S | undefined {
+    const last = this.#last;
+    if (last !== undefined && last.start === start && last.name === name) {
+      last.slot.dirty = true;
+      return last.slot.state;
+    }
     let slots = this.#byName.get(name);
     if (!slots) {
       slots = new Map();
@@ -199,6 +207,7 @@ class IntervalTable<S> {
       this.#size += 1;
     }
     slot.dirty = true;
+    this.#last = { name, start, slot };
     return slot.state;
   }
 
@@ -209,6 +218,8 @@ class IntervalTable<S> {
     snapshot: (name: string, start: number, state: S) => T,
   ): T[] {
     const out: T[] = [];
+    // A slot may be forgotten below: the next touch looks it up again.
+    this.#last = undefined;
     for (const [name, slots] of this.#byName) {
       for (const [start, slot] of slots) {
         if (slot.dirty && start < before) {

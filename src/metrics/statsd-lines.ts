@@ -15,26 +15,39 @@ export interface Packet {
   lines: number;
 }
 
+/** A figure's name as its lines start (`canihaz.home.latency:`), and that start's length in bytes. */
+interface LineHead {
+  text: string;
+  bytes: number;
+}
+
 /** The StatsD lines of events under one expanded prefix; each test's metric names are built once. */
 export class StatsdLines {
   readonly #prefix: string;
-  /** Per test, the full StatsD name of each sample name seen. */
-  readonly #names = new Map<string, Map<string, string>>();
+  /** Per test, the line head of each sample name seen. */
+  readonly #names = new Map<string, Map<string, LineHead>>();
   /** The event being written: its test, that test's names, and where its lines go (set by `event`). */
   #test = '';
-  #testNames = new Map<string, string>();
-  #line: (text: string) => void = () => undefined;
+  #testNames = new Map<string, LineHead>();
+  #line: LineSink = () => undefined;
   /** Writes one figure of the event being written; made once, as it runs for every figure of every event. */
-  readonly #visit: SampleVisitor = (name, kind, value) => this.#line(`${this.#nameOf(name)}:${formatValue(kind, value)}`);
+  readonly #visit: SampleVisitor = (name, kind, value) => {
+    const head = this.#headOf(name);
+    const text = formatValue(kind, value);
+    // The value is ASCII: its length is its size in bytes.
+    this.#line(head.text + text, head.bytes + text.length);
+  };
 
   constructor(prefix: string) {
     this.#prefix = prefix;
   }
 
-  /** Calls `line` with each line of `event`, in `forEachSample` order. */
-  event(event: MetricEvent, line: (text: string) => void): void {
-    this.#test = event.test;
-    this.#testNames = this.#namesOf(event.test);
+  /** Calls `line` with each line of `event` (and its size in bytes), in `forEachSample` order. */
+  event(event: MetricEvent, line: LineSink): void {
+    if (event.test !== this.#test || this.#testNames.size === 0) {
+      this.#test = event.test;
+      this.#testNames = this.#namesOf(event.test);
+    }
     this.#line = line;
     forEachSample(event, this.#visit);
   }
@@ -44,7 +57,7 @@ export class StatsdLines {
     return `${agentMetricName(this.#prefix, counter.name)}:${counter.value}|c`;
   }
 
-  #namesOf(test: string): Map<string, string> {
+  #namesOf(test: string): Map<string, LineHead> {
     let names = this.#names.get(test);
     if (!names) {
       names = new Map();
@@ -53,16 +66,20 @@ export class StatsdLines {
     return names;
   }
 
-  /** The full name of one figure of the event being written. */
-  #nameOf(sample: string): string {
-    let name = this.#testNames.get(sample);
-    if (name === undefined) {
-      name = testMetricName(this.#prefix, this.#test, sample);
-      this.#testNames.set(sample, name);
+  /** The line head of one figure of the event being written. */
+  #headOf(sample: string): LineHead {
+    let head = this.#testNames.get(sample);
+    if (head === undefined) {
+      const text = `${testMetricName(this.#prefix, this.#test, sample)}:`;
+      head = { text, bytes: Buffer.byteLength(text) };
+      this.#testNames.set(sample, head);
     }
-    return name;
+    return head;
   }
 }
+
+/** Receives one line and its size in bytes. */
+export type LineSink = (text: string, bytes: number) => void;
 
 /** Batches lines into packets of at most `STATSD_MAX_BUFFER_BYTES` (a line longer than that goes alone). */
 export class PacketBuilder {
@@ -75,9 +92,9 @@ export class PacketBuilder {
     this.#send = send;
   }
 
-  /** Adds one line, sending the packet being built first when the line would not fit. */
-  add(line: string): void {
-    const bytes = Buffer.byteLength(line) + 1;
+  /** Adds one line (`lineBytes`: its size in bytes, when known), sending the packet being built first when the line would not fit. */
+  add(line: string, lineBytes = Buffer.byteLength(line)): void {
+    const bytes = lineBytes + 1;
     if (this.#bytes + bytes > STATSD_MAX_BUFFER_BYTES) this.flush();
     this.#lines.push(line);
     this.#bytes += bytes;
@@ -128,11 +145,23 @@ export class PacketQueue {
 
 /** A sample's value and StatsD type: `1|c`, `12.345|ms`, `3|g`. */
 function formatValue(kind: Sample['kind'], value: number): string {
-  if (kind === 'timing') return `${roundMs(value)}|ms`;
+  if (kind === 'timing') return `${formatMs(value)}|ms`;
   return `${value}|${kind === 'counter' ? 'c' : 'g'}`;
 }
 
-/** Rounds to the microsecond, which keeps lines short without losing precision that matters. */
-function roundMs(ms: number): number {
-  return Number.isFinite(ms) ? Math.round(Math.max(0, ms) * 1000) / 1000 : 0;
+/**
+ * A duration rounded to the microsecond, which keeps lines short without losing precision that
+ * matters: the text of `Math.round(ms * 1000) / 1000` (no exponent, no trailing zeros), written from
+ * whole microseconds, which is much cheaper than printing a double.
+ */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '0';
+  const us = Math.round(ms * 1000);
+  if (us > Number.MAX_SAFE_INTEGER) return String(us / 1000);
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }

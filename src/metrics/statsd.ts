@@ -228,7 +228,7 @@ class StatsdSinkImpl implements StatsdSink {
   }
 
   /** Adds one line to the packet being built (bound once: it is called for every line). */
-  #addLine = (line: string): void => this.#packet.add(line);
+  #addLine = (line: string, bytes: number): void => this.#packet.add(line, bytes);
 
   #send(packet: Packet): void {
     if (this.#destination.protocol === 'udp') {

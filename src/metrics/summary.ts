@@ -29,14 +29,20 @@ export interface SummaryBooks {
 
 /** Creates empty books. */
 export function createSummaryBooks(): SummaryBooks {
-  const books = new Map<string, { counts: TestCounts; latency: Histogram }>();
+  type Book = { counts: TestCounts; latency: Histogram };
+  const books = new Map<string, Book>();
+  /** The book recorded in last: events of one test mostly follow each other. */
+  let lastTest: string | undefined;
+  let lastBook: Book | undefined;
   return {
     record(event) {
-      let book = books.get(event.test);
+      let book = event.test === lastTest ? lastBook : books.get(event.test);
       if (!book) {
         book = { counts: Object.fromEntries(TEST_COUNTS.map((k) => [k, 0])) as TestCounts, latency: createHistogram() };
         books.set(event.test, book);
       }
+      lastTest = event.test;
+      lastBook = book;
       if (event.kind === 'planned') book.counts.requested += event.ticks;
       const counted = outcomeOf(event);
       if (counted) book.counts[counted.outcome] += counted.n;

@@ -3,39 +3,49 @@
  * to the same origin (see http-pools.ts). Its fields are in http-params.ts, its warm-up in
  * http-warm-up.ts.
  */
+import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { ProbeResult } from '../events.js';
 import type { HostResolver } from '../net/resolve.js';
-import { DEFAULT_HTTP_CONCURRENCY, parseHttpParams, type HttpProbeOptions, type StatusRange } from './http-params.js';
+import { DEFAULT_HTTP_CONCURRENCY, parseHttpParams, type HttpProbeOptions } from './http-params.js';
+import { HttpExchange, type ExchangeShared } from './http-exchange.js';
 import { leasePool, type PoolLease } from './http-pools.js';
 import { warmUpHttp } from './http-warm-up.js';
-import { whenAborted } from './abort-waiters.js';
-import { classifyNetError } from './net-errors.js';
+import { InflightList } from './inflight-list.js';
 import type { Probe, ProbeContext, ProbeType } from './probe.js';
 
-function inRanges(status: number, ranges: readonly StatusRange[]): boolean {
-  return ranges.some((r) => status >= r.min && status <= r.max);
-}
+const ABORTED: ProbeResult = Object.freeze({ ok: false, latencyMs: 0, reason: 'aborted' });
 
 /**
- * An http(s) probe: one request per execution, on connections shared with every other test to the
+ * An http probe: one request per execution, on connections shared with every other test to the
  * same origin (see http-pools.ts), so a thousand tests to one site hold a few sockets, not a thousand.
+ * Each execution is an HttpExchange (http-exchange.ts) dispatched to the pool; the probe's
+ * executions in flight share one timeout timer and one wait on the caller's signal (inflight-list.ts).
  */
 class HttpProbe implements Probe {
-  readonly #options: HttpProbeOptions;
-  readonly #path: string;
-  readonly #headers: string[];
+  readonly #timeoutMs: number;
   readonly #lease: PoolLease;
   readonly #clock: Clock;
+  readonly #shared: ExchangeShared;
+  /** The request, built once: undici reads it and never changes it. */
+  readonly #request: Dispatcher.DispatchOptions;
   #closing: Promise<void> | undefined;
 
   constructor(options: HttpProbeOptions, clock: Clock, resolver: HostResolver | undefined) {
-    this.#options = options;
     this.#clock = clock;
+    this.#timeoutMs = options.timeoutMs;
     const url = new URL(options.url);
-    this.#path = url.pathname + url.search;
-    this.#headers = options.headers.flat();
     this.#lease = leasePool({ origin: url.origin, connectTimeoutMs: options.timeoutMs, ...(resolver ? { resolver } : {}), ...(options.ca ? { ca: options.ca.pem } : {}) });
+    this.#shared = { clock, expect: options.expect, inflight: new InflightList(clock) };
+    // Per-request headersTimeout/bodyTimeout (the test's own timeout) override undici's 300 s defaults.
+    this.#request = Object.freeze({
+      path: url.pathname + url.search,
+      method: options.method,
+      headers: options.headers.flat(),
+      body: options.body === undefined ? null : Buffer.from(options.body),
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
   }
 
   /**
@@ -46,72 +56,19 @@ class HttpProbe implements Probe {
     return this.#closing ? Promise.resolve() : this.#lease.prepare();
   }
 
-  async execute(signal: AbortSignal): Promise<ProbeResult> {
-    const clock = this.#clock;
-    const started = clock.now();
-    if (signal.aborted) return { ok: false, latencyMs: 0, reason: 'aborted' };
-    // The execution ends itself on a stop or at its timeout, whatever undici is doing: a request
-    // still waiting for a connection (a target whose connects hang) is aborted by undici only once
-    // connected, so awaiting it would hold a stop for the connect timeout. The request is left to
-    // the pool, which fails it when it connects or is destroyed. The timer and the wait on the
-    // caller's signal end in `finally`, so nothing accumulates on the long-lived caller signal.
-    const controller = new AbortController();
-    let stopWaiting!: () => void;
-    let cancelTimer: (() => void) | undefined;
-    const gaveUp = new Promise<'aborted' | 'timeout'>((resolve) => {
-      stopWaiting = whenAborted(signal, () => {
-        controller.abort(signal.reason);
-        resolve('aborted');
-      });
-      cancelTimer = clock.after(this.#options.timeoutMs, () => {
-        controller.abort(new Error('http probe timeout'));
-        resolve('timeout');
-      });
+  /**
+   * One request and its whole body. The execution ends itself on a stop or at its timeout, whatever
+   * undici is doing (see HttpExchange); resolves, never rejects.
+   */
+  execute(signal: AbortSignal): Promise<ProbeResult> {
+    if (signal.aborted) return Promise.resolve({ ...ABORTED });
+    const started = this.#clock.now();
+    return new Promise<ProbeResult>((resolve) => {
+      const exchange = new HttpExchange(this.#shared, started, signal, this.#timeoutMs, resolve);
+      this.#shared.inflight.add(exchange);
+      // A pool already destroyed (the probe closed) calls onError at once: `other`.
+      this.#lease.pool.dispatch(this.#request, exchange);
     });
-    try {
-      const outcome = await Promise.race([this.#exchange(controller.signal, started), gaveUp]);
-      if (typeof outcome === 'string') return { ok: false, latencyMs: clock.now() - started, reason: outcome };
-      if ('error' in outcome) {
-        const latencyMs = clock.now() - started;
-        if (signal.aborted) return { ok: false, latencyMs, reason: 'aborted' };
-        if (controller.signal.aborted) return { ok: false, latencyMs, reason: 'timeout' };
-        return { ok: false, latencyMs, reason: classifyNetError(outcome.error) };
-      }
-      const { status, latencyMs } = outcome;
-      if (inRanges(status, this.#options.expect)) return { ok: true, latencyMs };
-      return { ok: false, latencyMs, reason: `status_${status}` };
-    } finally {
-      cancelTimer?.();
-      stopWaiting();
-    }
-  }
-
-  /** One request and its whole body; resolves with the status or the error, never rejects. */
-  async #exchange(signal: AbortSignal, started: number): Promise<{ status: number; latencyMs: number } | { error: unknown }> {
-    try {
-      const timeoutMs = this.#options.timeoutMs;
-      const response = await this.#lease.pool.request({
-        path: this.#path,
-        method: this.#options.method,
-        headers: this.#headers,
-        body: this.#options.body ?? null,
-        signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      // Read the whole body (it is part of the latency) so the connection can be reused.
-      for await (const _chunk of response.body) {
-        // discarded
-      }
-      const latencyMs = this.#clock.now() - started;
-      // With pipelining 1, undici hands a kept-alive socket back to the pool only one event-loop
-      // turn after the response ends. Resolving after that turn keeps this execution's slot until
-      // its connection is reusable, so back-to-back executions reuse it instead of opening more.
-      await new Promise<void>((resolve) => this.#clock.soon(resolve));
-      return { status: response.statusCode, latencyMs };
-    } catch (error) {
-      return { error };
-    }
   }
 
   /**
@@ -119,6 +76,7 @@ class HttpProbe implements Probe {
    * settled; the last test of an origin destroys the pool (nothing still in it has a waiter).
    */
   close(): Promise<void> {
+    this.#shared.inflight.close();
     this.#closing ??= this.#lease.release();
     return this.#closing;
   }

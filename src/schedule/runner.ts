@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import type { MetricEvent, ProbeResult } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Job } from './job.js';
+import { PendingEntry, type PendingList } from './pending.js';
 import type { Plan } from './plan.js';
 
 type ExecutionEvent = Extract<MetricEvent, { kind: 'execution' }>;
@@ -53,11 +54,35 @@ export interface RunnerContext<J extends Job> {
   abortSignal: AbortSignal;
   slots: InflightSlots;
   /** Executions in flight, for the sweep that settles a job which ignores its own timeout. */
-  pending: Set<Execution>;
+  pending: PendingList<RunningExecution>;
   /** Runners whose loop has not ended; a stop stops each. */
   looping: Set<{ stop(): void }>;
   /** Closes a job, a failure logged. */
   closeJob(job: J): Promise<void>;
+}
+
+/** An execution in flight: what the sweep reads, and what its event needs once it settles. */
+export class RunningExecution extends PendingEntry implements Execution {
+  readonly #pending: PendingList<RunningExecution>;
+  readonly #onSettled: (e: RunningExecution, result: ProbeResult) => void;
+
+  constructor(
+    pending: PendingList<RunningExecution>,
+    onSettled: (e: RunningExecution, result: ProbeResult) => void,
+    readonly test: string,
+    readonly dispatched: number,
+    readonly deadline: number,
+    readonly tickWallMs: number,
+    readonly lagMs: number,
+  ) {
+    super();
+    this.#pending = pending;
+    this.#onSettled = onSettled;
+  }
+
+  settle(result: ProbeResult): void {
+    if (this.#pending.remove(this)) this.#onSettled(this, result);
+  }
 }
 
 /** One job's loop over one plan. */
@@ -66,6 +91,8 @@ export class JobRunner<J extends Job> {
   readonly #ctx: RunnerContext<J>;
   readonly #plan: Plan;
   readonly #stopLoop = new AbortController();
+  /** Ends the loop's current sleep early (set while it sleeps). */
+  #wake: (() => void) | undefined;
   #inflight = 0;
   #onIdle: (() => void) | undefined;
   /** Resolves once the loop has ended, its executions have settled and the job is closed. */
@@ -86,6 +113,7 @@ export class JobRunner<J extends Job> {
   /** Ends the loop; executions in flight finish. */
   stop(): void {
     this.#stopLoop.abort();
+    this.#wake?.();
   }
 
   #missed(count: number, at: number): void {
@@ -101,7 +129,7 @@ export class JobRunner<J extends Job> {
     let i = 0;
     while (i < plan.count && !signal.aborted) {
       const due = plan.tickAt(i);
-      if (due > clock.now()) await clock.sleepUntil(due, signal);
+      if (due > clock.now()) await this.#sleepUntil(due);
       if (signal.aborted) break;
       // Fire every tick that is due now; a late wake-up fires the backlog at once (open model).
       // Every tick is before the window end; a wake-up later than END_GRACE_MS past it (a stalled
@@ -117,6 +145,25 @@ export class JobRunner<J extends Job> {
     } else if (i < plan.count) {
       this.#ctx.emit(this.job, { kind: 'planned', test: this.job.name, tickWallMs: this.#ctx.toWall(clock.now()), ticks: -(plan.count - i) });
     }
+  }
+
+  /**
+   * Sleeps until `due`, or until `stop()`. One timer per tick and no abort listener: a listener added and removed on the
+   * loop's signal for every tick cost more than the timer.
+   */
+  #sleepUntil(due: number): Promise<void> {
+    const { clock } = this.#ctx;
+    return new Promise<void>((resolve) => {
+      const cancel = clock.after(due - clock.now(), () => {
+        this.#wake = undefined;
+        resolve();
+      });
+      this.#wake = () => {
+        this.#wake = undefined;
+        cancel();
+        resolve();
+      };
+    });
   }
 
   #fire(tick: number): void {
@@ -137,23 +184,18 @@ export class JobRunner<J extends Job> {
     } catch (err) {
       result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const execution: Execution = {
-      test: job.name,
-      dispatched,
-      deadline: dispatched + job.timeoutMs + HUNG_GRACE_MS,
-      settle: (r) => {
-        if (!pending.delete(execution)) return;
-        this.#settled(r, tickWallMs, lagMs);
-      },
-    };
+    const execution = new RunningExecution(pending, this.#onSettled, job.name, dispatched, dispatched + job.timeoutMs + HUNG_GRACE_MS, tickWallMs, lagMs);
     pending.add(execution);
-    void result
-      .catch((err: unknown): ProbeResult => {
+    void result.then(
+      (r) => execution.settle(r),
+      (err: unknown) => {
         logger.error('probe threw (a bug: probes must return results)', { test: job.name, error: String(err) });
-        return { ok: false, latencyMs: clock.now() - dispatched, reason: 'other' };
-      })
-      .then((r) => execution.settle(r));
+        execution.settle({ ok: false, latencyMs: clock.now() - dispatched, reason: 'other' });
+      },
+    );
   }
+
+  readonly #onSettled = (e: RunningExecution, r: ProbeResult): void => this.#settled(r, e.tickWallMs, e.lagMs);
 
   #settled(r: ProbeResult, tickWallMs: number, lagMs: number): void {
     const job = this.job;

@@ -9,7 +9,8 @@ import type { MetricEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Job, Planner } from './job.js';
 import { phaseFor, planTicks } from './plan.js';
-import { JobRunner, type Execution, type RunnerContext } from './runner.js';
+import { PendingList } from './pending.js';
+import { JobRunner, type RunnerContext, type RunningExecution } from './runner.js';
 
 export type { Job, Planner } from './job.js';
 export { END_GRACE_MS, HUNG_GRACE_MS } from './runner.js';
@@ -81,7 +82,7 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
   // with many jobs); each removes its listener when done, so the count is bounded, not a leak.
   setMaxListeners(0, abortAll.signal);
   /** Executions in flight, for the sweep that settles a job which ignores its own timeout. */
-  const pending = new Set<Execution>();
+  const pending = new PendingList<RunningExecution>();
   /** Runners whose loop has not ended; abortAll stops each. */
   const looping = new Set<{ stop(): void }>();
   abortAll.signal.addEventListener('abort', () => {
@@ -94,11 +95,11 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
     while (!until.aborted) {
       await clock.sleepUntil(clock.now() + HUNG_SWEEP_MS, until);
       const now = clock.now();
-      for (const e of pending) {
-        if (e.deadline > now) continue;
+      pending.forEach((e) => {
+        if (e.deadline > now) return;
         logger.error('probe ignored its own timeout (a bug); counted as a timeout', { test: e.test });
         e.settle({ ok: false, latencyMs: now - e.dispatched, reason: 'timeout' });
-      }
+      });
     }
   };
 
