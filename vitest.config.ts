@@ -1,6 +1,16 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 const shared = { testTimeout: 30_000, hookTimeout: 30_000 };
+
+// Every CLI the tests start inherits a state_dir of this test run's own (0700, under the temp dir):
+// the default /var/lib/canihaz may be missing (a journal that cannot be written is a warning in every
+// run's log) or belong to an installed package. Copies of one test run share it, so the compile cache
+// stays warm; tests that look at the journal or the cache give their own --state-dir. Not for the
+// system tests, which run the installed package with its own paths.
+const stateEnv = { CANIHAZ_STATE_DIR: mkdtempSync(join(tmpdir(), 'canihaz-test-state-')) };
 
 export default defineConfig({
   test: {
@@ -9,6 +19,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'main',
+          env: stateEnv,
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.timing.test.ts', 'test/system/**', '**/node_modules/**'],
           // Integration tests spawn real CLI processes: two files at once on a 2-core CI machine.
@@ -22,6 +33,7 @@ export default defineConfig({
           // Tests that measure timing (pacing, reaction times) run after everything else, one file
           // at a time, so other test files' CPU load is not part of what they measure.
           name: 'timing',
+          env: stateEnv,
           include: ['test/**/*.timing.test.ts'],
           fileParallelism: false,
           sequence: { groupOrder: 2 },

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { parseCommandArgs, usageError } from './cli/args.js';
+import { parseCommandArgs, usageError, type CommandArgs } from './cli/args.js';
 import { commandHelp, mainHelp } from './cli/help.js';
+import { REPORT_OPTIONS, reportQuery } from './commands/report-args.js';
+import { DASHBOARD_OPTIONS, dashboardListen } from './commands/dashboard-args.js';
+import { REPLAY_OPTIONS, replayQuery } from './commands/replay-args.js';
 import { systemClock } from './clock.js';
-import { formatLineError } from './config/tests-file.js';
 import { onStopSignals } from './control/signals.js';
 import { quoteValue } from './redact.js';
 import { envOf, flagOf, loadSettings, type CommandName, type RawSettings, type Settings, type SettingsProblem } from './config/settings.js';
@@ -20,6 +22,8 @@ interface CommandInput {
   lifetime: number | undefined;
   /** The command's own arguments, as given (the daemon passes them on to its children). */
   args: string[];
+  /** The values of the command's own options (report's), parsed. */
+  own: CommandArgs['own'];
 }
 
 /** Each command's wiring; what it is and its options are in its help (cli/help.ts). */
@@ -65,6 +69,41 @@ const COMMANDS: Record<CommandName, (given: CommandInput) => Promise<ExitCode>> 
       clock: systemClock,
     });
   },
+  async report({ settings, own }) {
+    const query = reportQuery(own, systemClock.wallNow());
+    const { reportCommand } = await import('./commands/report.js');
+    return reportCommand({
+      stateDir: settings.stateDir,
+      from: query.from,
+      to: query.to,
+      tests: query.tests,
+      format: query.format,
+      clock: systemClock,
+      out: (l) => process.stdout.write(l + '\n'),
+      err: (l) => process.stderr.write(l + '\n'),
+    });
+  },
+  async dashboard({ settings, settingsProblems, own }) {
+    const listen = dashboardListen(own);
+    const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+    warningLogger = logger;
+    for (const p of settingsProblems) logger.warn(`settings line skipped: ${p}`);
+    const { dashboardCommand } = await import('./commands/dashboard.js');
+    return dashboardCommand({ stateDir: settings.stateDir, listen, logger, stopSignal: stopOnSignals(), clock: systemClock });
+  },
+  async replay({ settings, own }) {
+    const query = replayQuery(own, systemClock.wallNow(), settings.destinationDefaults);
+    const { replayCommand } = await import('./commands/replay.js');
+    return replayCommand({
+      ...query,
+      stateDir: settings.stateDir,
+      graphitePrefix: settings.graphitePrefix,
+      hostname: osHostname(),
+      clock: systemClock,
+      out: (l) => process.stdout.write(l + '\n'),
+      err: (l) => process.stderr.write(l + '\n'),
+    });
+  },
 };
 
 /**
@@ -106,14 +145,16 @@ function version(): string {
 }
 
 /** Settings from file < environment < flags; every bad value at once, as a usage error naming it as given. */
-async function settingsFor(flags: RawSettings, env: NodeJS.ProcessEnv): Promise<Omit<CommandInput, 'args'>> {
+async function settingsFor(flags: RawSettings, env: NodeJS.ProcessEnv): Promise<Omit<CommandInput, 'args' | 'own'>> {
   const loaded = await loadSettings(env, flags);
   if (loaded.status === 'unreadable') throw new CanihazError('E_UNREADABLE', `settings file ${loaded.file}: ${loaded.message}`);
   if (loaded.status === 'invalid') {
     const name = (p: SettingsProblem) => (p.source === 'flags' ? `--${flagOf(p.field)}` : p.source === 'environment' ? envOf(p.field) : `${p.source}: ${p.field}`);
     throw new CanihazError('E_USAGE', loaded.problems.map((p) => `${name(p)}: ${p.message}`).join('\n'));
   }
-  return { settings: loaded.settings, settingsProblems: loaded.lineErrors.map(formatLineError), lifetime: loaded.lifetimeSeconds };
+  // The tests file's module (and zod with it) only when there is a bad line to show.
+  const settingsProblems = loaded.lineErrors.length === 0 ? [] : loaded.lineErrors.map((await import('./config/tests-file.js')).formatLineError);
+  return { settings: loaded.settings, settingsProblems, lifetime: loaded.lifetimeSeconds };
 }
 
 /** Writes an error: each line `canihaz: <subject>: <reason>`, a usage error with where its help is. */
@@ -146,13 +187,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       throw usageError(name.startsWith('-') ? name : quoteValue(name), what);
     }
     help = `canihaz ${name} --help`;
-    const { flags, help: wantsHelp } = parseCommandArgs(rest);
+    const { flags, help: wantsHelp, own } = parseCommandArgs(rest, name === 'report' ? REPORT_OPTIONS : name === 'dashboard' ? DASHBOARD_OPTIONS : name === 'replay' ? REPLAY_OPTIONS : {});
     if (wantsHelp) {
       process.stdout.write(commandHelp(name) + '\n');
       return ExitCode.OK;
     }
     // Every setting is checked by every command (--lifetime too): the daemon's children would each fail on it.
-    return await COMMANDS[name]({ ...(await settingsFor(flags, env)), args: rest });
+    return await COMMANDS[name]({ ...(await settingsFor(flags, env)), args: rest, own });
   } catch (err) {
     if (err instanceof CanihazError) {
       writeError(err, help);

@@ -18,6 +18,8 @@ const PARSE_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
 export interface CommandArgs {
   flags: RawSettings;
   help: boolean;
+  /** The values of the command's own options (`report`'s --since …), as parseArgs gives them. */
+  own: Record<string, string | string[] | boolean | boolean[] | undefined>;
 }
 
 /**
@@ -25,12 +27,13 @@ export interface CommandArgs {
  * than parseArgs' so that every message names the option in our own style. The first malformed
  * argument stops the parse: what follows it cannot be read reliably (`--config --lifetime 5`).
  */
-export function parseCommandArgs(args: string[]): CommandArgs {
-  const { values, tokens } = parseArgs({ args, options: PARSE_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+export function parseCommandArgs(args: string[], ownOptions: NonNullable<ParseArgsConfig['options']> = {}): CommandArgs {
+  const options = { ...PARSE_OPTIONS, ...ownOptions };
+  const { values, tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
   for (const t of tokens) {
     if (t.kind === 'positional') throw usageError(quoteValue(t.value), 'unexpected argument: commands take options only');
     if (t.kind !== 'option') continue;
-    const option = PARSE_OPTIONS[t.name];
+    const option = options[t.name];
     if (!option) throw usageError(t.rawName, 'unknown option');
     if (option.type === 'boolean') {
       if (t.value !== undefined) throw usageError(t.rawName, `takes no value, got ${quoteValue(t.value)}`);
@@ -48,5 +51,5 @@ export function parseCommandArgs(args: string[]): CommandArgs {
     const value = values[flag];
     if (typeof value === 'string') flags[key] = value;
   }
-  return { flags, help: values.help === true };
+  return { flags, help: values.help === true, own: Object.fromEntries(Object.keys(ownOptions).map((k) => [k, values[k]])) };
 }

@@ -100,6 +100,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   });
   if (!slot) {
     logger.warn('all lock slots are busy (earlier copies still running): skipping this minute', { lock_dir: settings.lockDir });
+    (await import('../journal/skipped.js')).journalSkipped({ stateDir: settings.stateDir, host: hostname, clock, logger });
     await reportSkipped(load, routerOptions, clock, logger);
     watchdog?.stop();
     return ExitCode.OK;
@@ -112,13 +113,13 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
   }
 
   async function runWindow(slotNumber: number): Promise<ExitCode> {
-    const [{ formatLineError }, { isConfigFileName }, { followConfig }, { createSinkRouter }, { createSummarySink }, { createScheduler }] = await Promise.all([
-      import('../config/tests-file.js'),
+    const [{ isConfigFileName }, { followConfig }, { createSinkRouter }, { createSummarySink }, { createScheduler }, { createJournalSink }] = await Promise.all([
       import('../config/load-tests.js'),
       import('../control/follow-config.js'),
       import('../metrics/router.js'),
       import('../metrics/summary.js'),
       import('../schedule/scheduler.js'),
+      import('../journal/journal-sink.js'),
     ]);
     const router = createSinkRouter(routerOptions);
     const summary = createSummarySink({ logger });
@@ -139,12 +140,14 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     let applied: readonly TestSpec[] = [];
     /** The job of each test last given to the scheduler: an unchanged test keeps its job (and probe). */
     let jobsByName = new Map<string, TestJob>();
-    const report = (loaded: LoadedTests) => {
+    const report = async (loaded: LoadedTests) => {
       const keeping = applied.length > 0 ? `; keeping the ${applied.length} test${applied.length === 1 ? '' : 's'} already running` : '';
+      // The tests file's module (zod with it) is loaded already when there are bad lines, and only then.
+      const format = loaded.errors.length > 0 ? (await import('../config/tests-file.js')).formatLineError : String;
       const lines =
         loaded.status === 'unreadable'
           ? [`cannot read config: ${loaded.message}${keeping}`]
-          : loaded.errors.map((e) => `config line skipped: ${formatLineError(e)}`);
+          : loaded.errors.map((e) => `config line skipped: ${format(e)}`);
       const key = lines.join('\n');
       if (key === lastReport) return;
       lastReport = key;
@@ -159,7 +162,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       load,
       signal: stop.signal,
       async reload(loaded) {
-        report(loaded);
+        await report(loaded);
         // An unreadable config keeps what runs, and so does an unreadable *.conf of a directory (its
         // tests only); a missing one stops everything.
         if (loaded.status === 'unreadable') return;
@@ -180,7 +183,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       },
     });
     const initial = config.initial;
-    report(initial);
+    await report(initial);
     const idle = nothingToRun(initial, settings.config);
     if (idle) {
       const until = options.lifetimeSeconds === undefined ? 'until the minute ends' : 'until the run ends';
@@ -188,6 +191,10 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     }
     const jobs = await testJobs(initial.specs, { logger, clock, deadlineMs: PREPARE_DEADLINE_MS });
     const window = minute ?? windowFor(clock.wallNow(), options.lifetimeSeconds);
+    // Every test's events, whatever its destinations; a journal that cannot be written is one warning.
+    const journal = createJournalSink({ stateDir: settings.stateDir, journalDays: settings.journalDays, host: hostname, slot: slotNumber, window, clock, logger,
+      ended: () => (!stop.signal.aborted ? 'window end' : stop.signal.reason === 'lock' ? 'slot lost' : stop.signal.reason === 'signal' ? 'signal' : 'stop file') });
+    await journal.start();
     const running = createScheduler<TestJob>({
       clock,
       logger,
@@ -199,6 +206,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       emit: (job, event) => {
         router.emit(job.spec.destinations, event);
         summary.record(event);
+        journal.record(event);
       },
     });
     scheduler = running;
@@ -225,6 +233,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     await config.close();
     const flushBy = clock.now() + (stop.signal.aborted ? STOP_FLUSH_DEADLINE_MS : FLUSH_DEADLINE_MS);
     await summary.stop(flushBy);
+    await journal.stop(flushBy);
     await router.stop(flushBy);
     return ExitCode.OK;
   }

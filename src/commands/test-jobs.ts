@@ -33,9 +33,10 @@ export async function testJobs(specs: readonly TestSpec[], options: TestJobsOpti
   const { logger, running, clock } = options;
   const deadlineMono = clock.now() + options.deadlineMs;
   const types = [...new Set(specs.filter((s) => s.frequency > 0).map((s) => s.probeType))];
-  // A type first seen loads (and warms) before its probes are created: loading a client library
-  // blocks the event loop for tens of ms, and ticks planned before it would all fire at once after.
-  await withDeadline(clock, Promise.all(types.map((t) => t.prepare?.({ clock, logger }).catch(() => undefined))), deadlineMono - clock.now());
+  // A type first seen warms up (once per process) before its jobs are returned: warming blocks the
+  // event loop for a while, and ticks planned before it would all fire at once after. Its probes are
+  // created and open their first connections meanwhile: both wait on sockets, so they overlap.
+  const warming = Promise.all(types.map((t) => t.prepare?.({ clock, logger }).catch(() => undefined)));
   const jobs: TestJob[] = [];
   const fresh: PreparableJob[] = [];
   for (const spec of specs) {
@@ -49,7 +50,7 @@ export async function testJobs(specs: readonly TestSpec[], options: TestJobsOpti
     jobs.push(job);
     if (spec.frequency > 0) fresh.push(job);
   }
-  await withDeadline(clock, Promise.all(fresh.map((job) => job.prepare())), deadlineMono - clock.now());
+  await withDeadline(clock, Promise.all([warming, ...fresh.map((job) => job.prepare())]), deadlineMono - clock.now());
   return jobs;
 }
 

@@ -1,8 +1,13 @@
 /**
  * What the tests file and the settings file share: the line prelude (a leading BOM, LF, CRLF or lone
- * CR line ends, blank lines and `#` comments) and the whole-number field.
+ * CR line ends, blank lines and `#` comments) and the frequency caps. No zod here: the settings read
+ * it on every start, `--help` and a stopped run included.
  */
-import { z } from 'zod';
+
+/** Default cap on executions per minute for one test. */
+export const DEFAULT_MAX_FREQUENCY = 60_000;
+/** Default cap on executions per minute of all tests of one agent together. */
+export const DEFAULT_MAX_TOTAL_RATE = 600_000;
 
 /** One line that carries content: its number (from 1) and its text, trimmed. */
 export interface ContentLine {
@@ -21,12 +26,4 @@ export function contentLines(text: string): ContentLine[] {
       if (trimmed !== '' && !trimmed.startsWith('#')) out.push({ line: index + 1, text: trimmed });
     });
   return out;
-}
-
-/** A field of digits only, as a number; anything else fails with `expected(input)`. */
-export function digits(expected: (input: string) => string) {
-  return z
-    .string()
-    .regex(/^\d+$/, { error: (iss) => expected(String(iss.input)) })
-    .transform(Number);
 }

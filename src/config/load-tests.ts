@@ -6,7 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkModes } from '../file-modes.js';
 import { describeError, readConfigFile } from './read-file.js';
-import { createParseState, parseTestsText, typeWords, type ParsedTests, type ParseOptions } from './tests-file.js';
+import type { ParsedTests, ParseOptions } from './tests-file.js';
 
 /** What reading the config path found. */
 export type LoadedTests =
@@ -44,6 +44,9 @@ export async function loadTests(path: string, options: ParseOptions): Promise<Lo
     const described = describeError(path, err);
     return described.status === 'missing' ? { status: 'missing', specs: [], errors: [] } : unreadable(described.message);
   }
+  // The parser (and zod with it) is loaded once there is something to parse: a run waiting for its
+  // first tests file never loads it.
+  const { createParseState, parseTestsText, typeWords } = await import('./tests-file.js');
   const state = createParseState();
   const out: ParsedTests & { files: string[]; unreadableFiles: string[] } = { specs: [], errors: [], files: [], unreadableFiles: [] };
   let files: string[];

@@ -1,13 +1,11 @@
-import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseHostPort } from '../metrics/destination.js';
 import { quoteValue } from '../redact.js';
-import { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE } from './tests-file.js';
-import { digits } from './lines.js';
+import { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE } from './lines.js';
 import { LOG_LEVELS } from '../log.js';
 import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
 
 /** A command, as named on the command line; each setting lists the commands that use it. */
-export type CommandName = 'run' | 'daemon' | 'check';
+export type CommandName = 'run' | 'daemon' | 'check' | 'report' | 'dashboard' | 'replay';
 
 /** The commands that run tests: `daemon` passes its options on to each `run` child. */
 const RUNNING: readonly CommandName[] = ['run', 'daemon'];
@@ -30,35 +28,54 @@ export interface SettingSpec {
   /** No default value: the setting is computed from others (`<prefix>`) or its absence means something. */
   computed?: true;
   /** Checks a value given as text and turns it into the setting's type. */
-  schema: z.ZodType<unknown, string>;
+  schema: TextCheck<unknown>;
   /** The commands that use it (every command accepts and checks every setting). */
   usedBy: readonly CommandName[];
   /** `anywhere`: settings file, environment, flag. `invocation`: environment and flag only. */
   from: 'anywhere' | 'invocation';
 }
 
-const path = z.string().min(1, { error: 'must not be empty' });
-const hostPort = z.string().transform((v, ctx) => {
-  const hp = parseHostPort(v);
-  if ('error' in hp) {
-    ctx.addIssue({ code: 'custom', message: hp.error });
-    return z.NEVER;
-  }
-  return hp;
+/**
+ * Checks a setting's text and turns it into the setting's type, with zod's `safeParse` shape. Written
+ * by hand, not with zod: every start reads the settings (`--help`, `--version` and a run that finds
+ * the stop file included), and loading zod would cost each of them more than the rest of its start.
+ */
+export interface TextCheck<T> {
+  safeParse(text: string): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+}
+
+/** The type a TextCheck gives. */
+export type CheckOutput<C> = C extends TextCheck<infer T> ? T : never;
+
+type Checked<T> = { value: T } | { problem: string };
+const ok = <T>(value: T): Checked<T> => ({ value });
+const bad = (problem: string): Checked<never> => ({ problem });
+const textCheck = <T>(parse: (text: string) => Checked<T>): TextCheck<T> => ({
+  safeParse(text) {
+    const r = parse(text);
+    return 'problem' in r ? { success: false, error: { issues: [{ message: r.problem }] } } : { success: true, data: r.value };
+  },
 });
-const prefix = z
-  .string()
-  .regex(/^(?:[A-Za-z0-9_-]|\{host\})+(?:\.(?:[A-Za-z0-9_-]|\{host\})+)*$/, {
-    error: (iss) => `expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got ${quoteValue(String(iss.input))}`,
-  });
+
+const path = textCheck((v) => (v.length >= 1 ? ok(v) : bad('must not be empty')));
+const hostPort = textCheck((v) => {
+  const hp = parseHostPort(v);
+  return 'error' in hp ? bad(hp.error) : ok(hp);
+});
+const PREFIX_RE = /^(?:[A-Za-z0-9_-]|\{host\})+(?:\.(?:[A-Za-z0-9_-]|\{host\})+)*$/;
+const prefix = textCheck((v) =>
+  PREFIX_RE.test(v) ? ok(v) : bad(`expected dot-separated segments of A-Z a-z 0-9 _ - and {host}, got ${quoteValue(v)}`),
+);
 const wholeNumber = (min: number, max: number) =>
-  digits((input) => `expected a whole number, got ${quoteValue(input)}`).pipe(
-    z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }),
-  );
+  textCheck((v) => {
+    if (!/^\d+$/.test(v)) return bad(`expected a whole number, got ${quoteValue(v)}`);
+    const n = Number(v);
+    return n < min ? bad(`must be at least ${min}`) : n > max ? bad(`must be at most ${max}`) : ok(n);
+  });
 /** An `on`/`off` switch, as a boolean. */
-const onOff = z.enum(['on', 'off'], { error: (iss) => `expected on or off, got ${quoteValue(String(iss.input))}` }).transform((v) => v === 'on');
+const onOff = textCheck((v) => (v === 'on' || v === 'off' ? ok(v === 'on') : bad(`expected on or off, got ${quoteValue(v)}`)));
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T, say: string) =>
-  z.enum(values, { error: (iss) => `expected ${say}, got ${quoteValue(String(iss.input))}` });
+  textCheck((v) => ((values as readonly string[]).includes(v) ? ok(v as T[number]) : bad(`expected ${say}, got ${quoteValue(v)}`)));
 
 /** The longest `--lifetime`: a run never owns more than one minute. */
 export const MAX_LIFETIME_SECONDS = 60;
@@ -73,7 +90,7 @@ export const SETTINGS = {
   },
   settings: {
     doc: 'agent settings file',
-    arg: 'PATH', default: '/etc/canihaz/canihaz.conf', schema: path, usedBy: EVERY, from: 'invocation',
+    arg: 'PATH', default: '/etc/canihaz/canihaz.conf', schema: path, usedBy: [...EVERY, 'report', 'dashboard', 'replay'], from: 'invocation',
   },
   // Not a settings-file key: a trial knob, and a line in /etc/canihaz/canihaz.conf would quietly
   // shorten every cron minute of a host.
@@ -90,8 +107,12 @@ export const SETTINGS = {
     arg: 'PATH', default: '/run/canihaz', schema: path, usedBy: RUNNING, from: 'anywhere',
   },
   state_dir: {
-    doc: 'reserved for the local results journal',
-    arg: 'PATH', default: '/var/lib/canihaz', schema: path, usedBy: [], from: 'anywhere',
+    doc: 'where the results journal is kept',
+    arg: 'PATH', default: '/var/lib/canihaz', schema: path, usedBy: [...RUNNING, 'report', 'dashboard', 'replay'], from: 'anywhere',
+  },
+  journal_days: {
+    doc: 'days of journal kept, 1-366',
+    arg: 'DAYS', default: '7', schema: wholeNumber(1, 366), usedBy: RUNNING, from: 'anywhere',
   },
   types_dir: {
     doc: 'scenario modules: <test_type>.mjs',
@@ -107,11 +128,11 @@ export const SETTINGS = {
   },
   graphite: {
     doc: 'where the word "graphite" sends',
-    arg: 'HOST:PORT', default: hostPortText(DEFAULT_DESTINATIONS.graphite), schema: hostPort, usedBy: RUNNING, from: 'anywhere',
+    arg: 'HOST:PORT', default: hostPortText(DEFAULT_DESTINATIONS.graphite), schema: hostPort, usedBy: [...RUNNING, 'replay'], from: 'anywhere',
   },
   prefix: {
     doc: 'metric prefix ({host} = short hostname)',
-    arg: 'P', default: DEFAULT_PREFIX, schema: prefix, usedBy: RUNNING, from: 'anywhere',
+    arg: 'P', default: DEFAULT_PREFIX, schema: prefix, usedBy: [...RUNNING, 'replay'], from: 'anywhere',
   },
   statsd_prefix: {
     doc: 'StatsD prefix',
@@ -119,7 +140,7 @@ export const SETTINGS = {
   },
   graphite_prefix: {
     doc: 'Graphite prefix',
-    arg: 'P', default: defaultGraphitePrefix('<prefix>'), computed: true, schema: prefix, usedBy: RUNNING, from: 'anywhere',
+    arg: 'P', default: defaultGraphitePrefix('<prefix>'), computed: true, schema: prefix, usedBy: [...RUNNING, 'replay'], from: 'anywhere',
   },
   max_frequency: {
     doc: 'highest executions/minute of one test',
@@ -143,11 +164,11 @@ export const SETTINGS = {
   },
   log_level: {
     doc: LOG_LEVELS.join('|'),
-    arg: 'L', default: 'notice', schema: oneOf(LOG_LEVELS, `one of ${LOG_LEVELS.join(', ')}`), usedBy: RUNNING, from: 'anywhere',
+    arg: 'L', default: 'notice', schema: oneOf(LOG_LEVELS, `one of ${LOG_LEVELS.join(', ')}`), usedBy: [...RUNNING, 'dashboard'], from: 'anywhere',
   },
   log_format: {
     doc: 'logfmt|json',
-    arg: 'F', default: 'logfmt', schema: oneOf(['logfmt', 'json'], 'logfmt or json'), usedBy: RUNNING, from: 'anywhere',
+    arg: 'F', default: 'logfmt', schema: oneOf(['logfmt', 'json'], 'logfmt or json'), usedBy: [...RUNNING, 'dashboard'], from: 'anywhere',
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -1,9 +1,8 @@
-import type { z } from 'zod';
 import type { DestinationDefaults } from '../metrics/destination.js';
 import { contentLines } from './lines.js';
 import { readConfigFile } from './read-file.js';
 import { quotePrefix } from '../redact.js';
-import { SETTING_KEYS, SETTING_NAMES, SETTING_ROWS, SETTINGS, envOf, type RawSettings, type SettingKey, type SettingName } from './settings-table.js';
+import { SETTING_KEYS, SETTING_NAMES, SETTING_ROWS, SETTINGS, envOf, type CheckOutput, type RawSettings, type SettingKey, type SettingName } from './settings-table.js';
 import type { LineError } from './tests-file.js';
 import type { LogFormat, LogLevel } from '../log.js';
 import { defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
@@ -19,6 +18,8 @@ export interface Settings {
   stopFile: string;
   lockDir: string;
   stateDir: string;
+  /** Day files of the journal older than this many days are deleted (one per run). */
+  journalDays: number;
   /** Where scenario modules live: a `test_type` that is not built in names `<typesDir>/<test_type>.mjs`. */
   typesDir: string;
   /** Once a scenario module is imported, a copy whose event loop is blocked this long is killed (seconds). */
@@ -90,7 +91,7 @@ export type SettingsProblem = { source: string; field: SettingName; message: str
 
 /** Each setting's value, of its schema's type; a computed one may be absent. */
 type Table = typeof SETTINGS;
-type Values = { [K in SettingName]: z.output<Table[K]['schema']> | (Table[K] extends { computed: true } ? undefined : never) };
+type Values = { [K in SettingName]: CheckOutput<Table[K]['schema']> | (Table[K] extends { computed: true } ? undefined : never) };
 
 /**
  * Merges the layers (settings file < environment < flags, lowest first) over the defaults and checks
@@ -127,6 +128,7 @@ export function resolveSettings(
       stopFile: v.stop_file,
       lockDir: v.lock_dir,
       stateDir: v.state_dir,
+      journalDays: v.journal_days,
       typesDir: v.types_dir,
       blockedLimitSeconds: v.blocked_limit,
       statsdPrefix: v.statsd_prefix ?? defaultStatsdPrefix(v.prefix),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseDestinations, type Destination, type DestinationDefaults } from '../metrics/destination.js';
 import { LINE_KEYS } from '../probes/params.js';
-import { contentLines, digits } from './lines.js';
+import { contentLines, DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE } from './lines.js';
 import type { ProbeType } from '../probes/probe.js';
 import type { ProbeRegistry } from '../probes/registry.js';
 import { quotePrefix, quoteValue } from '../redact.js';
@@ -53,10 +53,15 @@ export interface ParseOptions {
   probeTypes: ProbeRegistry;
 }
 
-/** Default cap on executions per minute for one test. */
-export const DEFAULT_MAX_FREQUENCY = 60_000;
-/** Default cap on executions per minute of all tests of one agent together. */
-export const DEFAULT_MAX_TOTAL_RATE = 600_000;
+export { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE };
+
+/** A field of digits only, as a number; anything else fails with `expected(input)`. */
+function digits(expected: (input: string) => string) {
+  return z
+    .string()
+    .regex(/^\d+$/, { error: (iss) => expected(String(iss.input)) })
+    .transform(Number);
+}
 
 /** What parsing carries from one file of a config directory to the next. */
 export interface ParseState {

@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { lock } from 'proper-lockfile';
 import { CanihazError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -65,6 +64,9 @@ export async function acquireSlot(options: LockSlotsOptions): Promise<HeldSlot |
   }
 
   await prepareLockDir(dir);
+  // proper-lockfile (and graceful-fs, which it loads and which patches fs) only once a slot is tried:
+  // a copy that finds the stop file never loads it.
+  const { lock } = await import('proper-lockfile');
 
   for (let slot = 1; slot <= slots; slot++) {
     const file = join(dir, `slot-${slot}`);

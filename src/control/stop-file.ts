@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Cancel, Clock } from '../clock.js';
 
-/** How often a running copy also polls for the stop file, in case a file event is missed. */
+/** How often a copy polls for the stop file while it cannot watch its directory (no directory yet, no inotify). */
 export const STOP_FILE_POLL_MS = 100;
 
 /** True when something exists at `path` (a file, a directory, anything an operator touched). */
@@ -24,13 +24,18 @@ export interface StopFileWatch {
 }
 
 /**
- * Calls `onStop` once when the stop file appears: at once through an inotify watch on its parent
- * directory, and within `intervalMs` through polling when that watch is unavailable or misses it.
+ * Calls `onStop` once when the stop file appears, through an inotify watch on its parent directory,
+ * which costs nothing while nothing happens there. While that watch cannot be had (the directory does
+ * not exist yet, no inotify) or once it is lost (the directory was removed or replaced: each event
+ * checks the directory is still the one watched), the file is polled every `intervalMs` instead,
+ * and the watch tried again at each poll.
  */
 export function watchStopFile(options: { path: string; onStop: () => void; clock: Clock; intervalMs?: number }): StopFileWatch {
   let closed = false;
   let timer: Cancel | undefined;
   let watcher: FSWatcher | undefined;
+  const parent = dirname(options.path);
+  const name = basename(options.path);
   const close = () => {
     closed = true;
     timer?.();
@@ -43,20 +48,51 @@ export function watchStopFile(options: { path: string; onStop: () => void; clock
       options.onStop();
     }
   };
-  const name = basename(options.path);
-  try {
-    watcher = watch(dirname(options.path), { persistent: false }, (_event, file) => {
-      if (file === null || file === name) void check();
-    });
-    watcher.on('error', () => watcher?.close());
-  } catch {
-    // No parent directory (yet) or no inotify: polling alone still finds the file.
-  }
-  const poll = async () => {
-    await check();
-    if (!closed) timer = options.clock.after(options.intervalMs ?? STOP_FILE_POLL_MS, () => void poll());
+  const lost = () => {
+    watcher?.close();
+    watcher = undefined;
+    if (!closed && timer === undefined) void poll();
   };
-  // Look once at once: the file may have appeared before the directory watch began.
+  /** The watch, when the directory is there to watch; the directory's identity, to tell when it is replaced. */
+  const startWatch = async () => {
+    let identity: string;
+    try {
+      const s = await stat(parent);
+      if (closed) return false;
+      identity = `${s.dev}:${s.ino}`;
+      watcher = watch(parent, { persistent: false }, (_event, file) => {
+        if (file === null || file === name) void check();
+        // A directory removed or renamed away tells its watch nothing more: check it is still there.
+        void stat(parent).then(
+          (now) => (`${now.dev}:${now.ino}` === identity ? undefined : lost()),
+          () => lost(),
+        );
+      });
+      watcher.on('error', lost);
+      return true;
+    } catch {
+      watcher = undefined;
+      return false;
+    }
+  };
+  let polling = false;
+  const poll = async () => {
+    if (polling || closed) return;
+    polling = true;
+    timer = undefined;
+    try {
+      await check();
+      if (closed) return;
+      if (await startWatch()) {
+        // Watching from here on; one more look covers a file made before the watch began.
+        await check();
+        return;
+      }
+      if (!closed) timer = options.clock.after(options.intervalMs ?? STOP_FILE_POLL_MS, () => void poll());
+    } finally {
+      polling = false;
+    }
+  };
   void poll();
   return { close };
 }

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { withDeadline, type Cancel, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 
@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 export const CONFIG_DEBOUNCE_MS = 50;
 /** Longest wait for the directory watch to be ready before the run goes on without it. */
 const READY_TIMEOUT_MS = 1_000;
-/** How often the config is re-checked by `stat`, in case an event is missed. */
+/** How often the config is re-checked by `stat` while its directory cannot be watched (not there yet, no inotify). */
 export const CONFIG_POLL_MS = 1_000;
 
 /** What the config watcher needs. */
@@ -59,9 +59,10 @@ export async function configSignature(path: string, isConfigFile: (name: string)
 
 /**
  * Watches the config with chokidar on its parent directory (Puppet and Chef replace files by
- * rename, editors write temporary files beside them), debounced, plus a `stat` re-check every
- * second as a fallback. Resolves once the watch is set up and the starting signature is taken, so a
- * change made after it resolves is never missed.
+ * rename, editors write temporary files beside them), debounced. While that watch cannot be had (no
+ * parent directory yet, a watch error) or once the directory is gone, a `stat` re-check every
+ * `pollMs` stands in for it; a healthy watch costs no timer. Resolves once the watch is set up and
+ * the starting signature is taken, so a change made after it resolves is never missed.
  */
 export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWatch> {
   const target = resolve(options.path);
@@ -84,43 +85,58 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
     });
   };
 
+  let stopPolling: Cancel | undefined;
+  const startPolling = () => {
+    if (closed || stopPolling) return;
+    stopPolling = clock.every(
+      options.pollMs ?? CONFIG_POLL_MS,
+      () =>
+        void configSignature(target, options.isConfigFile).then((now) => {
+          if (now !== signature && !debounce) {
+            signature = now;
+            if (!closed) options.onChange();
+          }
+        }),
+      { unref: true },
+    );
+  };
+
   // Relevant: the config path itself, or a config file directly inside it when it is a directory.
   const relevant = (p: string) => p === target || (dirname(p) === target && options.isConfigFile(basename(p)));
   let watcher: FSWatcher | undefined;
+  let watching = false;
   try {
+    await stat(parent);
+    // chokidar (and the modules it needs) is loaded here, when a run starts following its config.
+    const { watch } = await import('chokidar');
     watcher = watch(parent, {
       ignoreInitial: true,
       depth: 1,
       persistent: false,
       ignored: (p: string) => p !== parent && p !== target && !relevant(p),
     });
-    watcher.on('all', (_event, p) => {
-      if (relevant(resolve(p))) fire();
+    watcher.on('all', (event, p) => {
+      const path = resolve(p);
+      if (relevant(path)) fire();
+      // The directory itself gone: its watch sees nothing more; the stat check takes over.
+      if (event === 'unlinkDir' && path === parent) startPolling();
     });
-    watcher.on('error', (err) => options.logger.debug('config watch error; the 1 s stat check still runs', { error: String(err) }));
-    // Events before 'ready' are not seen; wait for it (bounded: the stat check covers a slow scan).
+    watcher.on('error', (err) => {
+      options.logger.debug('config watch error; the stat check takes over', { error: String(err) });
+      startPolling();
+    });
+    // Events before 'ready' are not seen; wait for it (bounded: a scan that is slower is polled for).
     const ready = watcher;
-    await withDeadline(clock, new Promise<void>((resolve) => ready.once('ready', () => resolve())), READY_TIMEOUT_MS);
+    watching = await withDeadline(clock, new Promise<boolean>((resolve) => ready.once('ready', () => resolve(true))), READY_TIMEOUT_MS, false);
   } catch (err) {
-    options.logger.debug('config watch unavailable; the 1 s stat check still runs', { error: String(err) });
+    options.logger.debug('config watch unavailable; the stat check stands in', { error: String(err) });
   }
-
-  const stopPolling = clock.every(
-    options.pollMs ?? CONFIG_POLL_MS,
-    () =>
-      void configSignature(target, options.isConfigFile).then((now) => {
-        if (now !== signature && !debounce) {
-          signature = now;
-          if (!closed) options.onChange();
-        }
-      }),
-    { unref: true },
-  );
+  if (!watching) startPolling();
 
   return {
     async close() {
       closed = true;
-      stopPolling();
+      stopPolling?.();
       debounce?.();
       await watcher?.close().catch(() => undefined);
     },

@@ -10,7 +10,6 @@
  * The worker's own timers are its own thread's: the Clock cannot reach there, and must not (the
  * point is to keep time while the main thread cannot).
  */
-import { Worker } from 'node:worker_threads';
 import type { Clock } from '../clock.js';
 
 /** How often the main thread proves it is alive, ms. */
@@ -75,6 +74,9 @@ setInterval(() => {
 export function startWatchdog(options: WatchdogOptions): Watchdog {
   const shared = new SharedArrayBuffer(4);
   const beats = new Int32Array(shared);
+  // Node's worker_threads module is loaded here, not with this file: a run without scenario modules
+  // never starts a watchdog, and imports this file all the same.
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {

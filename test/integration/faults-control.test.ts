@@ -34,9 +34,17 @@ describe('a copy that finds every lock slot busy', () => {
     const recorded = (out: string) => {
       const { cjs, cpuMs } = JSON.parse(readFileSync(out, 'utf8')) as { cjs: string[]; cpuMs: number };
       const esm = readFileSync(`${out}.esm`, 'utf8').split('\n').filter(Boolean);
-      return { modules: [...cjs, ...esm], cpuMs };
+      // The bundled CLI (scripts/bundle.mjs) is one file: V8's function log names each module in it
+      // (src/control/lock-slots.ts, node_modules/undici/…) the first time it runs, as bundle:/control/lock-slots.js.
+      const log = existsSync(`${out}.v8`) ? readFileSync(`${out}.v8`, 'utf8') : '';
+      const bundled = [...log.matchAll(/^function,(?:first-execution|interpreter)[^,]*,.*,((?:src|node_modules)\/[^,\n]+)$/gm)].map((m) => `bundle:/${m[1]!.replace(/^src\//, '').replace(/\.ts$/, '.js')}`);
+      return { modules: [...cjs, ...esm, ...bundled], cpuMs };
     };
-    const withRecorder = (out: string) => ({ env: { NODE_OPTIONS: `--import=${recorder}`, CANIHAZ_TEST_MODULES_OUT: out }, killAfterMs: 30_000 });
+    const withRecorder = (out: string) => ({
+      env: { NODE_OPTIONS: `--import=${recorder}`, CANIHAZ_TEST_MODULES_OUT: out, CANIHAZ_NO_COMPILE_CACHE: '1' },
+      killAfterMs: 30_000,
+      wrap: ['sh', '-c', `exec "$0" --log-function-events --logfile=${out}.v8 --no-logfile-per-isolate "$@"`],
+    });
 
     const holders = [0, 1, 2].map((n) =>
       spawnCli(['run', ...home.args, '--config', copyConfig(home, target, n), '--lifetime', '6', '--log-level', 'info'], n === 0 ? withRecorder(join(home.dir, 'holder.json')) : {}),

@@ -357,6 +357,7 @@ export const SETTING_VALUE_ARBS: Record<string, fc.Arbitrary<string>> = {
   state_dir: fc.stringMatching(/^\/[A-Za-z0-9._/-]{0,40}$/),
   types_dir: fc.stringMatching(/^\/[A-Za-z0-9._/-]{0,40}$/),
   blocked_limit: fc.integer({ min: 1, max: 600 }).map(String),
+  journal_days: fc.integer({ min: 1, max: 366 }).map(String),
   statsd: fc.tuple(hostArb, portArb).map(([h, p]) => `${h.text}:${p}`),
   graphite: fc.tuple(hostArb, portArb).map(([h, p]) => `${h.text}:${p}`),
   prefix: fc.stringMatching(/^(?:[A-Za-z0-9_-]|\{host\}){1,8}(?:\.(?:[A-Za-z0-9_-]|\{host\}){1,8}){0,3}$/),

@@ -47,8 +47,10 @@ describe('dns params: accepted', () => {
     expect(dnsProbeType.parse(params(...pairs))).toEqual({ ok: true, options, timeoutMs: options.timeoutMs });
   });
 
-  it('is a built-in type with a default concurrency', () => {
-    expect(builtinProbeRegistry().get('dns')).toBe(dnsProbeType);
+  it('is a built-in type with a default concurrency', async () => {
+    const registry = builtinProbeRegistry();
+    await registry.load?.(['dns']);
+    expect(registry.get('dns')).toBe(dnsProbeType);
     expect(dnsProbeType.defaultConcurrency).toBe(100);
   });
 });

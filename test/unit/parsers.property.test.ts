@@ -14,6 +14,8 @@ import { formatLineError, parseTestsText, type LineError, type TestSpec } from '
 import { builtinProbeRegistry } from '../../src/probes/registry.js';
 
 const PROBE_TYPES = builtinProbeRegistry();
+// The built-ins are imported when a line names them; parseTestsText is synchronous, so load them all first.
+await PROBE_TYPES.load?.(PROBE_TYPES.names());
 import {
   badSettingLineArb,
   badTestLineArb,

@@ -47,8 +47,10 @@ describe('tcp params: accepted', () => {
     expect(tcpProbeType.defaultConcurrency).toBe(100);
   });
 
-  it('is a built-in type', () => {
-    expect(builtinProbeRegistry().get('tcp')).toBe(tcpProbeType);
+  it('is a built-in type', async () => {
+    const registry = builtinProbeRegistry();
+    await registry.load?.(['tcp']);
+    expect(registry.get('tcp')).toBe(tcpProbeType);
   });
 });
 
@@ -126,8 +128,12 @@ describe('tcp params: problems', () => {
   });
 });
 
+// The built-ins are imported when a line names them; parseTestsText is synchronous, so load first.
+const TESTS_FILE_REGISTRY = builtinProbeRegistry();
+await TESTS_FILE_REGISTRY.load?.(['tcp']);
+
 describe('tcp lines in a tests file', () => {
-  const registry = builtinProbeRegistry();
+  const registry = TESTS_FILE_REGISTRY;
   it('a good line becomes a spec with the tcp defaults; a bad one is FILE:LINE: field: message', () => {
     const text = [
       'echo|tcp|600|none|target=127.0.0.1:7|send=PING\\r\\n|expect=PING',

@@ -50,8 +50,10 @@ describe('tls params: accepted', () => {
     expect(ca?.pem).toBe(`${certs!.ca.cert.trim()}\n${certs!.leaf.cert.trim()}`);
   });
 
-  it('is registered as a built-in type', () => {
-    expect(builtinProbeRegistry().get('tls')).toBe(tlsProbeType);
+  it('is registered as a built-in type', async () => {
+    const registry = builtinProbeRegistry();
+    await registry.load?.(['tls']);
+    expect(registry.get('tls')).toBe(tlsProbeType);
     expect(tlsProbeType.defaultConcurrency).toBe(100);
   });
 });

@@ -44,8 +44,10 @@ describe('websocket params: accepted', () => {
     expect(websocketProbeType.parse(input)).toEqual({ ok: true, options, timeoutMs: options.timeoutMs });
   });
 
-  it('is a built-in type, 100 in flight by default', () => {
-    expect(builtinProbeRegistry().get('websocket')).toBe(websocketProbeType);
+  it('is a built-in type, 100 in flight by default', async () => {
+    const registry = builtinProbeRegistry();
+    await registry.load?.(['websocket']);
+    expect(registry.get('websocket')).toBe(websocketProbeType);
     expect(websocketProbeType.defaultConcurrency).toBe(100);
   });
 });
