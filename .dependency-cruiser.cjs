@@ -12,6 +12,8 @@ const ROOMS = {
   schedule: '^src/schedule/',
   probes: '^src/probes/',
   metrics: '^src/metrics/',
+  journal: '^src/journal/',
+  dashboard: '^src/dashboard/',
   net: '^src/net/',
   events: '^src/events\\.ts$',
   clock: '^src/clock\\.ts$',
@@ -77,6 +79,21 @@ module.exports = {
       'metrics',
       ['events', 'clock', 'net', 'base'],
       'ARCHITECTURE.md: Metrics → Events, Clock, Net; every room → Base. Sinks get parsed destinations handed in; they never import the config.',
+    ),
+    {
+      name: 'journal-imports-only-events-clock-sink-base',
+      severity: 'error',
+      comment:
+        'ARCHITECTURE.md: Journal → Events, Clock, and Metrics only for the `MetricSink` seam (src/metrics/sink.ts) it implements; every room → Base. The journal keeps its own serialisable histogram and never imports the config: the Face hands it state_dir and journal_days.',
+      from: { path: ROOMS.journal },
+      to: { path: OURS, pathNot: [ROOMS.journal, ROOMS.events, ROOMS.clock, ROOMS.base, '^src/metrics/sink\\.ts$'] },
+    },
+
+    arrows(
+      'dashboard-imports-only-journal-clock-base',
+      'dashboard',
+      ['journal', 'clock', 'base'],
+      "ARCHITECTURE.md: Dashboard → Journal (it reads only the journal's format, through the journal's reader and report), Clock; every room → Base. The dashboard never imports the config, the scheduler, the probes or the sinks: the Face hands it state_dir and the listen address.",
     ),
 
     // ---- Never ----

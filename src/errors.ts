@@ -10,13 +10,15 @@ export const ExitCode = {
   LOCK_DIR: 3,
   /** Bad command-line usage: unknown command or flag, bad flag value. */
   USAGE: 64,
+  /** `dashboard`: the address to listen on cannot be had (in use, not this host's, not permitted). */
+  UNAVAILABLE: 69,
   /** A bug: an error nothing else caught. */
   INTERNAL: 70,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Stable machine-readable codes carried by every CanihazError. */
-export type ErrorCode = 'E_USAGE' | 'E_UNREADABLE' | 'E_INVALID' | 'E_LOCK';
+export type ErrorCode = 'E_USAGE' | 'E_UNREADABLE' | 'E_INVALID' | 'E_LOCK' | 'E_UNAVAILABLE';
 
 /** A set-up failure with a stable `code`; `cli.ts` maps it to an exit code. */
 export class CanihazError extends Error {
@@ -39,5 +41,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
       return ExitCode.INVALID;
     case 'E_LOCK':
       return ExitCode.LOCK_DIR;
+    case 'E_UNAVAILABLE':
+      return ExitCode.UNAVAILABLE;
   }
 }

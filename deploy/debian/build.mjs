@@ -464,7 +464,7 @@ function manPage(version) {
       .join('\n');
   const block = (text) => `.nf\n${esc(text)}\n.fi`;
   const date = new Date(version.epoch * 1000).toISOString().slice(0, 10);
-  const commands = ['run', 'check', 'daemon'].map((c) => `.SS canihaz ${c}\n${block(help([c, '--help']))}`).join('\n');
+  const commands = ['run', 'check', 'daemon', 'report', 'replay', 'dashboard'].map((c) => `.SS canihaz ${c}\n${block(help([c, '--help']))}`).join('\n');
   return `.TH CANIHAZ 1 ${date} "canihaz ${version.upstream}" "User Commands"
 .SH NAME
 canihaz \\- capacity\\-test agent for fleets of servers
@@ -498,7 +498,8 @@ Runs canihaz once a minute as the user canihaz.
 The lock slots.
 .TP
 .I /var/lib/canihaz
-The state directory.
+The state directory: the results journal (journal/, one file per UTC day, read by canihaz report,
+replay and dashboard) and the compile cache (compile\\-cache/).
 .SH SEE ALSO
 .BR cron (8),
 /usr/share/doc/canihaz/README.md.gz

@@ -274,7 +274,7 @@ describe('canihaz CLI basics', () => {
   it('exits 64 with a clear message on bad usage', async () => {
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(64);
-    expect(unknown.stderr).toContain('canihaz: "frobnicate": unknown command; expected one of run, daemon, check (see "canihaz --help")');
+    expect(unknown.stderr).toContain('canihaz: "frobnicate": unknown command; expected one of run, daemon, check, report, dashboard, replay (see "canihaz --help")');
     const badFlag = await runCli(['run', '--bogus']);
     expect(badFlag.code).toBe(64);
     expect(badFlag.stderr).toContain('canihaz: --bogus: unknown option (see "canihaz run --help")');

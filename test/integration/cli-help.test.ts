@@ -16,6 +16,8 @@ const RUN_OPTIONS = [
   'lifetime',
   'stop-file',
   'lock-dir',
+  'state-dir',
+  'journal-days',
   'types-dir',
   'blocked-limit',
   'statsd',
@@ -33,6 +35,12 @@ const RUN_OPTIONS = [
 ];
 /** The options `check` uses: what decides whether a tests file is valid, and where it is. */
 const CHECK_OPTIONS = ['config', 'settings', 'types-dir', 'blocked-limit', 'max-frequency', 'max-total-rate', 'strict-modes'];
+/** The settings `report` uses: where the settings file and the journal are. */
+const REPORT_OPTIONS = ['settings', 'state-dir'];
+/** The settings `dashboard` uses: the journal's place and its own log lines. */
+const DASHBOARD_OPTIONS = ['settings', 'state-dir', 'log-level', 'log-format'];
+/** The settings `replay` uses: the journal's place, and what the Graphite paths and the word "graphite" are. */
+const REPLAY_OPTIONS = ['settings', 'state-dir', 'graphite', 'prefix', 'graphite-prefix'];
 
 /** The long names listed under a help text's "Options:" heading. */
 function listedOptions(help: string): string[] {
@@ -54,7 +62,7 @@ describe('help', () => {
   it('canihaz --help: commands and options under their headings', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\nCommands:\n {2}run {5}\S.*\n {2}daemon {2}\S.*\n {2}check {3}\S.*\n/);
+    expect(r.stdout).toMatch(/\nCommands:\n {2}run {8}\S.*\n {2}daemon {5}\S.*\n {2}check {6}\S.*\n {2}report {5}\S.*\n {2}dashboard {2}\S.*\n {2}replay {5}\S.*\n/);
     expect(r.stdout).toContain('\nOptions:\n  -h, --help      this help\n  -V, --version   print the version\n');
     expect(r.stdout).toContain('Run "canihaz <command> --help" for a command\'s options.');
     expect((await runCli(['help'])).stdout).toBe(r.stdout);
@@ -64,14 +72,19 @@ describe('help', () => {
     ['run', RUN_OPTIONS],
     ['daemon', RUN_OPTIONS],
     ['check', CHECK_OPTIONS],
+    ['report', REPORT_OPTIONS],
+    ['dashboard', DASHBOARD_OPTIONS],
+    ['replay', REPLAY_OPTIONS],
   ])('canihaz %s --help lists the options it uses, and names the ones it only accepts', async (command, options) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^Usage: canihaz ${command} \\[options\\]\n`));
+    // A command's own options (report's range and format, replay's required --to) come before the shared [options].
+    expect(r.stdout).toMatch(new RegExp(`^Usage: canihaz ${command} (?:\\[?--[^\n]* )?\\[options\\]\n`));
     expect(listedOptions(r.stdout)).toEqual([...options, 'help']);
-    const unused = [...RUN_OPTIONS, 'state-dir'].filter((o) => !options.includes(o));
+    const unused = RUN_OPTIONS.filter((o) => !options.includes(o));
     const also = /Also accepted and checked, but not used by \w+ \(one set of flags serves every command\):\s+([^.]+)\./.exec(r.stdout)?.[1];
-    expect(also?.split(/,\s+/).sort()).toEqual(unused.map((o) => `--${o}`).sort());
+    // run and daemon use every option: their help has no such line.
+    expect(also?.split(/,\s+/).sort()).toEqual(unused.length > 0 ? unused.map((o) => `--${o}`).sort() : undefined);
     expect((await runCli(['help', command])).stdout).toBe(r.stdout);
   });
 });
@@ -80,6 +93,7 @@ describe('every option is settable as the help says', () => {
   /** Bad values for each setting whose value is checked; each names the setting when refused. */
   const BAD: [key: string, value: string][] = [
     ['state_dir', ''],
+    ['journal_days', '0'],
     ['statsd', 'host:notaport'],
     ['graphite', 'host:99999'],
     ['prefix', 'a..b'],
@@ -110,7 +124,7 @@ describe('every option is settable as the help says', () => {
     const set = BAD.filter(([, v]) => v !== '');
     const env = Object.fromEntries(set.map(([k, v]) => [`CANIHAZ_${k.toUpperCase()}`, v]));
     const r = await runCli(['check', ...home.args], { killAfterMs: KILL_AFTER_MS, env });
-    expectUsageError(r, 'CANIHAZ_STATSD', 'canihaz check --help');
+    expectUsageError(r, 'CANIHAZ_JOURNAL_DAYS', 'canihaz check --help');
     expect(r.stderr.trim().split('\n').map((l) => l.split(':')[1]!.trim()).sort()).toEqual(set.map(([k]) => `CANIHAZ_${k.toUpperCase()}`).sort());
   });
 

@@ -119,9 +119,35 @@ const BREAKS: { rule: string; files: Record<string, string>; from: string; to: s
   },
   {
     rule: 'every-file-is-in-a-room',
-    files: { 'src/journal/writer.ts': "export * from '../events.js';\n" },
-    from: 'src/journal/writer.ts',
+    files: { 'src/grab-bag/util.ts': "export * from '../events.js';\n" },
+    from: 'src/grab-bag/util.ts',
     to: 'src/events.ts',
+  },
+  {
+    rule: 'dashboard-imports-only-journal-clock-base',
+    files: { 'src/dashboard/knows-settings.ts': "export type { Settings } from '../config/settings.js';\n" },
+    from: 'src/dashboard/knows-settings.ts',
+    to: 'src/config/settings.ts',
+  },
+  {
+    // Not the live sinks either: the dashboard reads the journal only.
+    rule: 'dashboard-imports-only-journal-clock-base',
+    files: { 'src/dashboard/knows-graphite.ts': "export * from '../metrics/names.js';\n" },
+    from: 'src/dashboard/knows-graphite.ts',
+    to: 'src/metrics/names.ts',
+  },
+  {
+    rule: 'journal-imports-only-events-clock-sink-base',
+    files: { 'src/journal/knows-settings.ts': "export type { Settings } from '../config/settings.js';\n" },
+    from: 'src/journal/knows-settings.ts',
+    to: 'src/config/settings.ts',
+  },
+  {
+    // Metrics only for the MetricSink seam: not the live sinks' aggregation.
+    rule: 'journal-imports-only-events-clock-sink-base',
+    files: { 'src/journal/knows-intervals.ts': "export { createIntervalAggregator } from '../metrics/intervals.js';\n" },
+    from: 'src/journal/knows-intervals.ts',
+    to: 'src/metrics/intervals.ts',
   },
   {
     rule: 'no-circular',

@@ -42,8 +42,8 @@ class canihaz (
   Enum['cron', 'daemon', 'timer'] $run_with = 'cron',
   Hash[
     Enum[
-      'config', 'stop_file', 'lock_dir', 'state_dir', 'types_dir', 'blocked_limit', 'statsd', 'graphite',
-      'prefix', 'statsd_prefix', 'graphite_prefix', 'max_frequency', 'max_total_rate', 'max_inflight',
+      'config', 'stop_file', 'lock_dir', 'state_dir', 'journal_days', 'types_dir', 'blocked_limit', 'statsd',
+      'graphite', 'prefix', 'statsd_prefix', 'graphite_prefix', 'max_frequency', 'max_total_rate', 'max_inflight',
       'phase', 'strict_modes', 'log_format', 'log_level',
     ],
     Variant[Pattern[/\A[^\r\n]+\z/], Integer[0], Boolean]
