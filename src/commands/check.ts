@@ -22,7 +22,8 @@ export interface CheckOptions {
  * `FILE:LINE: field: reason`. Exit 0 clean, 1 problems, 2 unreadable or refused (not a regular
  * file, strict_modes) — the whole config, or any `*.conf` of a config directory. Scenario modules
  * the lines name are imported as a run would import them, so a broken or refused module is a
- * problem of each line naming it (exit 1), caught by Puppet's `validate_cmd` before it ships.
+ * problem of each line naming it (exit 1), caught by Puppet's `validate_cmd` before it ships. A
+ * load shape that has ended is valid, and said as a warning on stdout (exit unchanged).
  */
 export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
   const { settings, out, err, clock } = options;
@@ -49,6 +50,12 @@ export async function checkCommand(options: CheckOptions): Promise<ExitCode> {
     return ExitCode.UNREADABLE;
   }
   for (const e of loaded.errors) err(formatLineError(e));
+  // Valid but idle for good: a shape whose end has passed (Puppet may have shipped it late).
+  const now = clock.wallNow();
+  for (const spec of loaded.specs) {
+    const end = spec.shape?.end;
+    if (end !== undefined && end <= now) out(`${spec.file}:${spec.line}: end: warning: ended at ${new Date(end).toISOString()}; this test sends nothing`);
+  }
   const problems = loaded.errors.length + options.settingsProblems.length;
   const tests = loaded.specs.length;
   out(

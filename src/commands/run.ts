@@ -11,6 +11,7 @@ import type { SinkRouterOptions } from '../metrics/router.js';
 import type { ProbeRegistry } from '../probes/registry.js';
 import { planTicks, windowFor } from '../schedule/plan.js';
 import type { Scheduler } from '../schedule/scheduler.js';
+import { nothingToRun } from './run-idle.js';
 import { testJobs, type TestJob } from './test-jobs.js';
 
 // The config parser (zod, every probe type and its HTTP client), the metric sinks, the config
@@ -80,6 +81,7 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
     logger,
     hostname,
     statsdPrefix: settings.statsdPrefix,
+    statsdTags: settings.statsdTags,
     graphitePrefix: settings.graphitePrefix,
     ...(options.write ? { write: options.write } : {}),
   };
@@ -171,7 +173,9 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
         applied = [...loaded.specs, ...kept];
         // New and changed tests' probes are created and prepared before they are planned.
         const previous = jobsByName;
-        const fresh = await testJobs(loaded.specs, { logger, clock, deadlineMs: RELOAD_WARM_UP_DEADLINE_MS, running: previous });
+        // The window is set once the scheduler is (a shaped test that owes the rest of it nothing is not prepared).
+        const rest = scheduler && { startWall: clock.wallNow(), endWall: window.endWall };
+        const fresh = await testJobs(loaded.specs, { logger, clock, deadlineMs: RELOAD_WARM_UP_DEADLINE_MS, running: previous, window: rest });
         const jobs = [...fresh, ...kept.flatMap((s) => previous.get(s.name) ?? [])];
         if (stop.signal.aborted) {
           // Stopping: what was created for this reload never runs.
@@ -189,7 +193,8 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       const until = options.lifetimeSeconds === undefined ? 'until the minute ends' : 'until the run ends';
       logger[idle.level](`${idle.what}; watching for ${idle.level === 'notice' ? 'one' : 'changes'} ${until}`);
     }
-    const jobs = await testJobs(initial.specs, { logger, clock, deadlineMs: PREPARE_DEADLINE_MS });
+    // What to prepare is judged on the window as it would start now (a --lifetime one starts once this is done).
+    const jobs = await testJobs(initial.specs, { logger, clock, deadlineMs: PREPARE_DEADLINE_MS, window: minute ?? windowFor(clock.wallNow(), options.lifetimeSeconds) });
     const window = minute ?? windowFor(clock.wallNow(), options.lifetimeSeconds);
     // Every test's events, whatever its destinations; a journal that cannot be written is one warning.
     const journal = createJournalSink({ stateDir: settings.stateDir, journalDays: settings.journalDays, host: hostname, slot: slotNumber, window, clock, logger,
@@ -240,20 +245,6 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
 }
 
 /**
- * Why a run starts with nothing to do, when it is not a problem already logged (an unreadable
- * config, invalid lines): no tests file (or no `*.conf` in a config directory) is said at `notice`,
- * once per run, so an operator waiting for the first test sees the agent is alive and where it
- * looks; a config with no test lines on purpose (comments only) only at `info`.
- */
-function nothingToRun(loaded: LoadedTests, config: string): { level: 'notice' | 'info'; what: string } | undefined {
-  if (loaded.status === 'missing') return { level: 'notice', what: `no tests file at ${config}` };
-  if (loaded.status !== 'ok' || loaded.specs.length > 0 || loaded.errors.length > 0) return undefined;
-  // A file config that reads ok is its one file; no file read means a directory without *.conf.
-  if (loaded.files.length === 0) return { level: 'notice', what: `no *.conf files in ${config}` };
-  return { level: 'info', what: `no tests in ${config}` };
-}
-
-/**
  * How long a copy that found every slot busy may spend counting `agent.skipped` before it exits. As
  * long as the end-of-window flush: fifty copies started at once on two cores each get a few percent
  * of a CPU, and a shorter bound would lose their counters.
@@ -279,9 +270,10 @@ async function reportSkipped(load: () => Promise<LoadedTests>, routerOptions: Si
       import('../metrics/names.js'),
     ]);
     const prefix = expandPrefix(routerOptions.statsdPrefix, routerOptions.hostname);
+    const tags = { format: routerOptions.statsdTags ?? 'none', hostname: routerOptions.hostname } as const;
     const router = createRouting({
       logger,
-      open: (d) => (d.kind === 'statsd' ? createStatsdSink({ destination: d, prefix, logger, clock }) : undefined),
+      open: (d) => (d.kind === 'statsd' ? createStatsdSink({ destination: d, prefix, tags, logger, clock }) : undefined),
     });
     router.recordAgent(statsd, { name: 'skipped', value: 1 });
     await router.stop(Math.min(deadline, clock.now() + STOP_FLUSH_DEADLINE_MS));

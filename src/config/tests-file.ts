@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_DESTINATIONS, parseDestinations, type Destination, type DestinationDefaults } from '../metrics/destination.js';
 import { LINE_KEYS } from '../probes/params.js';
 import { contentLines, DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE } from './lines.js';
+import { parseShape, type LoadShapeSpec } from './shape-params.js';
 import type { ProbeType } from '../probes/probe.js';
 import type { ProbeRegistry } from '../probes/registry.js';
 import { quotePrefix, quoteValue } from '../redact.js';
@@ -10,8 +11,10 @@ import { quotePrefix, quoteValue } from '../redact.js';
 export interface TestSpec {
   name: string;
   type: string;
-  /** Executions per minute; 0 means paused. */
+  /** Executions per minute (a shaped test's peak); 0 means paused. */
   frequency: number;
+  /** The load shape (issue 12): set unless the line is a flat rate with no start, end or Poisson arrivals. */
+  shape?: LoadShapeSpec;
   destinations: Destination[];
   /** Most executions of this test in flight at once; a tick beyond it is dropped and counted. */
   concurrency: number;
@@ -88,14 +91,11 @@ const KEY_RE = /^[A-Za-z0-9_.-]{1,40}$/;
 /** Names whose metric paths belong to the agent itself (`<prefix>.agent.skipped`). */
 const RESERVED_NAMES = new Set(['agent']);
 
-const lineSchema = (maxFrequency: number) =>
+const lineSchema = () =>
   z.object({
     name: z
       .string()
       .regex(NAME_RE, { error: (iss) => `expected 1-64 characters from A-Z a-z 0-9 _ -, got ${quoteValue(String(iss.input))}` }),
-    frequency: digits((input) => `expected a whole number of executions per minute, got ${quoteValue(input)}`).pipe(
-      z.number().max(maxFrequency, { error: (iss) => `must be at most ${maxFrequency} per minute (max_frequency), got ${String(iss.input)}` }),
-    ),
     concurrency: digits((input) => `expected a whole number >= 1, got ${quoteValue(input)}`)
       .pipe(z.number().int().min(1, { error: 'must be at least 1' }).max(100_000, { error: 'must be at most 100000' }))
       .optional(),
@@ -128,7 +128,7 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
   const maxTotalRate = options.maxTotalRate ?? DEFAULT_MAX_TOTAL_RATE;
   const defaults = options.destinationDefaults ?? DEFAULT_DESTINATIONS;
   const registry = options.probeTypes;
-  const schema = lineSchema(maxFrequency);
+  const schema = lineSchema();
   const specs: TestSpec[] = [];
   const errors: LineError[] = [];
   contentLines(text).forEach(({ line, text: trimmed }) => {
@@ -165,10 +165,13 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
 
     const concurrencyValues = params.get('concurrency');
     if (concurrencyValues && concurrencyValues.length > 1) fail('concurrency', 'given more than once');
-    const checked = schema.safeParse({ name, frequency, concurrency: concurrencyValues?.[0] });
+    const checked = schema.safeParse({ name, concurrency: concurrencyValues?.[0] });
     if (!checked.success) {
       for (const issue of checked.error.issues) fail(String(issue.path[0] ?? 'line'), issue.message);
     }
+    // The frequency field and the shape keys (start, end, for, step, ramp, then, repeat, arrivals).
+    const shaped = parseShape(frequency, params, { maxFrequency });
+    if (!shaped.ok) for (const issue of shaped.issues) fail(issue.field, issue.message);
 
     if (checked.success || !checked.error.issues.some((i) => i.path[0] === 'name')) {
       if (RESERVED_NAMES.has(name)) fail('name', `"${name}" is reserved (its metrics would collide with <prefix>.${name}.*); choose another name`);
@@ -192,17 +195,19 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
       probe = parsed;
     }
 
-    if (lineErrors.length > 0 || !checked.success || !dests.ok || !probeType || !probe?.ok) {
+    if (lineErrors.length > 0 || !checked.success || !shaped.ok || !dests.ok || !probeType || !probe?.ok) {
       errors.push(...lineErrors);
       return;
     }
-    const total = state.totalRate + checked.data.frequency;
+    // A shaped test counts at its peak: the most it ever asks for.
+    const rate = shaped.peak;
+    const total = state.totalRate + rate;
     if (total > maxTotalRate) {
       errors.push({
         file,
         line,
         field: 'frequency',
-        message: `${checked.data.frequency} per minute would bring this agent's total to ${total} per minute, over max_total_rate ${maxTotalRate} (the tests before this line already total ${state.totalRate})`,
+        message: `${rate} per minute${shaped.flat ? '' : ' (its peak)'} would bring this agent's total to ${total} per minute, over max_total_rate ${maxTotalRate} (the tests before this line already total ${state.totalRate})`,
       });
       return;
     }
@@ -211,7 +216,8 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
     specs.push({
       name,
       type,
-      frequency: checked.data.frequency,
+      frequency: rate,
+      ...(!shaped.flat && { shape: shaped.shape }),
       destinations: dests.destinations,
       concurrency: checked.data.concurrency ?? probeType.defaultConcurrency,
       timeoutMs: probe.timeoutMs,
@@ -219,7 +225,8 @@ export function parseTestsText(text: string, file: string, options: ParseOptions
       probeType,
       file,
       line,
-      fingerprint: JSON.stringify([type, checked.data.frequency, dests.destinations, [...params].sort()]),
+      // The shape keys are in `params`; a shaped line's frequency is its text (`60,120` is not `120,60`).
+      fingerprint: JSON.stringify([type, shaped.flat ? rate : frequency, dests.destinations, [...params].sort()]),
     });
   });
   return { specs, errors };

@@ -8,10 +8,15 @@ import { z } from 'zod';
 import { quoteValue } from '../redact.js';
 import type { ParamIssue, ProbeParams } from './probe.js';
 
-/** Keys every probe type accepts beside its own. The tests file takes `concurrency` before the type's `parse` sees the fields. */
-export const COMMON_KEYS = ['timeout', 'concurrency'] as const;
+/** The load-shape keys (issue 12) the tests file reads itself (config/shape-params.ts). */
+const SHAPE_LINE_KEYS = ['start', 'end', 'for', 'step', 'ramp', 'then', 'repeat', 'arrivals'] as const;
+/**
+ * Keys every probe type accepts beside its own. The tests file takes `concurrency` and the shape
+ * keys before the type's `parse` sees the fields; a scenario module may declare none of them.
+ */
+export const COMMON_KEYS = ['timeout', 'concurrency', ...SHAPE_LINE_KEYS] as const;
 /** The common keys the tests file reads itself; a probe type never sees them. */
-export const LINE_KEYS: ReadonlySet<string> = new Set(['concurrency']);
+export const LINE_KEYS: ReadonlySet<string> = new Set(['concurrency', ...SHAPE_LINE_KEYS]);
 
 /** A parsed value, or an operator-facing error message (without the field name). */
 export type Parsed<T> = { value: T } | { error: string };

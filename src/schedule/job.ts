@@ -4,6 +4,7 @@
  */
 import type { ProbeResult } from '../events.js';
 import type { Plan, PlanInput } from './plan.js';
+import type { LoadShape } from './shape.js';
 
 /**
  * One thing to run at a frequency: what the scheduler knows of a test. The scheduler owns every job
@@ -14,8 +15,10 @@ export interface Job {
   readonly key: string;
   /** Unique among the jobs applied together; names every event (the test name). */
   readonly name: string;
-  /** Executions per minute; 0 means paused. */
+  /** Executions per minute (a shaped job's peak); 0 means paused. */
   readonly frequency: number;
+  /** The load shape (plain data, shape.ts), planned by shape-plan.ts; absent: a flat `frequency`. */
+  readonly shape?: LoadShape;
   /** Most executions of this job in flight at once; a tick beyond it is dropped and counted. */
   readonly concurrency: number;
   /** How long `execute` may take by its own timeout, ms; one still open HUNG_GRACE_MS later is settled as a timeout. */

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Job, Planner } from './job.js';
 import { phaseFor, planTicks } from './plan.js';
 import { PendingList } from './pending.js';
+import { planShape } from './shape-plan.js';
 import { JobRunner, type RunnerContext, type RunningExecution } from './runner.js';
 
 export type { Job, Planner } from './job.js';
@@ -31,7 +32,7 @@ export interface SchedulerOptions<J extends Job = Job> {
   phase?: boolean;
   /** The window the run owns, in wall-clock epoch ms: [startWall, endWall). Paced on the monotonic clock from here on. */
   window: { startWall: number; endWall: number };
-  /** Plans each job's ticks. Default `planTicks`. */
+  /** Plans each flat job's ticks (a job with a `shape` is planned by shape-plan.ts). Default `planTicks`. */
   planner?: Planner;
   /** Receives every event of every job; must not block. */
   emit(job: J, event: MetricEvent): void;
@@ -71,8 +72,10 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
     if (Math.abs(offset - wallOffset) > WALL_STEP_MS) wallOffset = offset;
     return mono + wallOffset;
   };
-  // The window on the monotonic clock, converted once: pacing never reads the wall clock again.
-  const window = { start: options.window.startWall - wallOffset, end: options.window.endWall - wallOffset };
+  // The window on the monotonic clock, converted once: pacing never reads the wall clock again. A
+  // shape (in UTC) is planned with this same offset, so it lines up with the window the run owns.
+  const windowOffset = wallOffset;
+  const window = { start: options.window.startWall - windowOffset, end: options.window.endWall - windowOffset };
   const runners = new Map<string, JobRunner<J>>();
   /** Every job handed to `apply`, so each is closed once whether it ran, was replaced or was not taken. */
   const owned = new WeakSet<J>();
@@ -132,14 +135,18 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
   /** Plans a job from `from` and starts its loop. */
   const start = (job: J, from: number, catchUp: boolean) => {
     const periodMs = job.frequency > 0 ? 60_000 / job.frequency : Infinity;
-    const plan = planner({
-      windowStart: window.start,
-      windowEnd: window.end,
-      frequency: job.frequency,
-      phaseMs: options.phase === false ? 0 : phaseFor(options.hostname, job.name, periodMs),
-      from,
-      catchUp,
-    });
+    const inStep = options.phase === false;
+    const bounds = { windowStart: window.start, windowEnd: window.end, from, catchUp };
+    // With phase off, hosts fire in step: even ticks on phase 0, Poisson ones seeded without the host.
+    const plan = job.shape
+      ? planShape({
+          ...bounds,
+          wallOffsetMs: windowOffset,
+          shape: job.shape,
+          phase: inStep ? 0 : phaseFor(options.hostname, job.name, 1),
+          key: { host: inStep ? '' : options.hostname, test: job.name },
+        })
+      : planner({ ...bounds, frequency: job.frequency, phaseMs: inStep ? 0 : phaseFor(options.hostname, job.name, periodMs) });
     runners.set(job.name, new JobRunner(context, job, plan));
     logger.debug('test scheduled', { test: job.name, frequency: job.frequency, ticks: plan.count, missed: plan.missed });
   };

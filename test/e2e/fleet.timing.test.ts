@@ -8,6 +8,10 @@
  * holds 5 executions on average (ten hosts × 300/min ÷ 600 buckets) — enough for "the busiest 100 ms
  * over the mean" to mean something — and with the phase off all 50 of a second land in one bucket: 10×.
  *
+ * Every host also runs one stepped line (issue 12: `20,40,80` a minute, a step a minute from the
+ * minute before the first), so the fleet's per-minute totals at the target follow hosts × step — 400
+ * in the first minute, 800 in the second — with no extra time: it runs in the same two minutes.
+ *
  * Checked per minute: the target counted exactly hosts × frequency; statsd's totals equal the target's;
  * with the phase on, each host's arrivals (catch-up included) sit on its phase-shifted grid and the
  * busiest 100 ms stays at most half of in-step firing; with the phase off, the fleet fires in step.
@@ -47,6 +51,10 @@ const ON_TIME_MS = 50;
 /** An agent owns one minute and exits within 2 s of its end (flush deadline); the watchdog allows more. */
 const AGENT_KILL_MS = 75_000;
 
+/** The stepped line every host runs: one step a minute from the minute before the first. */
+const STEPPED = 'fleet_steps';
+const STEPS = [20, 40, 80];
+
 const testNames = (run: 'on' | 'off') => Array.from({ length: TESTS }, (_, k) => `fleet_${run}${k + 1}`);
 
 const skip = await fleetSkipReason();
@@ -63,6 +71,8 @@ interface Minute {
   ok: number;
   failed: number;
   missed: number;
+  /** The stepped line's arrivals at the target, and statsd's ok and missed for it. */
+  stepped: { arrivals: number; ok: number; missed: number };
 }
 
 /** The busiest 100 ms over the mean 100 ms of the whole minute, catch-up included. */
@@ -122,8 +132,13 @@ describe.skipIf(skip !== undefined)(skip ? `${TITLE} [skipped: ${skip}]` : TITLE
     const f = fleet;
     const settings = join(dir, 'canihaz.conf');
     await writeFile(settings, '# fleet test\n');
+    // Cron: every host starts its copy just after the minute turns, two minutes in a row (the
+    // second minute's copies start while the first's are flushing, as under cron).
+    const first = Math.ceil(Date.now() / 60_000) * 60_000;
+    const stepStart = new Date(first - 60_000).toISOString();
     for (const run of ['on', 'off'] as const) {
       const lines = testNames(run).map((t) => `${t}|http|${FREQUENCY}|statsd://${HUB_ADDRESS}:8125|url=http://${HUB_ADDRESS}/${t}\n`);
+      lines.push(`${STEPPED}|http|${STEPS.join(',')}|statsd://${HUB_ADDRESS}:8125|url=http://${HUB_ADDRESS}/${STEPPED}|start=${stepStart}|step=1m|then=stop\n`);
       await writeFile(join(dir, `${run}.conf`), lines.join(''));
     }
     // Each host has its own lock directory (its own /run/canihaz); all read the same tests file.
@@ -132,9 +147,6 @@ describe.skipIf(skip !== undefined)(skip ? `${TITLE} [skipped: ${skip}]` : TITLE
       ...['--stop-file', join(dir!, 'stop'), '--lock-dir', join(dir!, host, 'lock')],
     ];
 
-    // Cron: every host starts its copy just after the minute turns, two minutes in a row (the
-    // second minute's copies start while the first's are flushing, as under cron).
-    const first = Math.ceil(Date.now() / 60_000) * 60_000;
     await sleepUntil(first + 20);
     const onAgents = f.startAgents((h) => args('on', h), { killAfterMs: AGENT_KILL_MS });
     await sleepUntil(first + 60_000 + 20);
@@ -143,6 +155,9 @@ describe.skipIf(skip !== undefined)(skip ? `${TITLE} [skipped: ${skip}]` : TITLE
     const offExits = await Promise.all(offAgents.map((a) => a.done));
     // Two more flushes: every metric sent before the agents exited has been aggregated.
     await f.settle(2);
+    // statsd's counters are the totals of both minutes: the stepped line's are split by its arrivals' times.
+    const steppedOk = f.counter(`canihaz.${STEPPED}.ok`);
+    const steppedMissed = f.counter(`canihaz.${STEPPED}.missed`);
 
     const collect = (run: 'on' | 'off', start: number, agents: FleetAgent[], exits: (number | null)[]): Minute => {
       const names = testNames(run);
@@ -155,6 +170,11 @@ describe.skipIf(skip !== undefined)(skip ? `${TITLE} [skipped: ${skip}]` : TITLE
         ok: total('ok'),
         failed: total('failed'),
         missed: total('missed'),
+        stepped: {
+          arrivals: f.arrivals.filter((a) => a.path === `/${STEPPED}` && a.at >= start && a.at < start + 60_000).length,
+          ok: steppedOk,
+          missed: steppedMissed,
+        },
       };
     };
     minutes.on = collect('on', first, onAgents, onExits);
@@ -166,7 +186,8 @@ describe.skipIf(skip !== undefined)(skip ? `${TITLE} [skipped: ${skip}]` : TITLE
       console.log(
         `fleet phase ${m.run}: ${m.arrivals.length} arrivals (expected ${HOSTS * TESTS * FREQUENCY}); statsd ok=${m.ok} failed=${m.failed} missed=${m.missed}; ` +
           `busiest 100 ms ${r.busiest} at ${r.at} ms / mean ${r.mean} = ${r.ratio.toFixed(2)}x (as planned, before lateness: ${planned.ratio.toFixed(2)}x); ` +
-          `first arrivals ${Math.min(...firsts).toFixed(0)}-${Math.max(...firsts).toFixed(0)} ms into the minute`,
+          `first arrivals ${Math.min(...firsts).toFixed(0)}-${Math.max(...firsts).toFixed(0)} ms into the minute; ` +
+          `stepped line: ${m.stepped.arrivals} arrivals`,
       );
     }
   }, 250_000);
@@ -189,6 +210,12 @@ describe.skipIf(skip !== undefined)(skip ? `${TITLE} [skipped: ${skip}]` : TITLE
       const counts = byHostAndTest(m, fleet!.hosts).filter((p) => p.times.length !== FREQUENCY);
       expect(counts.map((p) => `${p.host} ${p.test}: ${p.times.length}`)).toEqual([]);
     }
+  });
+
+  it("follows a stepped line on every host: each minute's total at the target is hosts × that minute's step", () => {
+    // Minute 1 is the line's second step (40/min), minute 2 its third (80/min).
+    expect([minutes.on!.stepped.arrivals, minutes.off!.stepped.arrivals]).toEqual([HOSTS * STEPS[1]!, HOSTS * STEPS[2]!]);
+    expect(minutes.on!.stepped).toMatchObject({ ok: HOSTS * (STEPS[1]! + STEPS[2]!), missed: 0 });
   });
 
   it("sums in statsd to the target's totals", () => {

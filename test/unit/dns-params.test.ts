@@ -12,7 +12,7 @@ function params(...pairs: [string, string][]): Map<string, string[]> {
 }
 
 const DEFAULTS: DnsProbeOptions = { name: 'example.com', type: 'A', server: undefined, expect: undefined, timeoutMs: 5_000 };
-const UNKNOWN = 'unknown key; dns accepts name, type, server, expect, timeout, concurrency';
+const UNKNOWN = 'unknown key; dns accepts name, type, server, expect, timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals';
 const SERVER_FORM = 'expected an IP address with an optional port, e.g. 192.0.2.53, 192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353';
 
 describe('dns params: accepted', () => {

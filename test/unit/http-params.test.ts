@@ -19,7 +19,7 @@ const DEFAULTS: Omit<HttpProbeOptions, 'url'> = {
   body: undefined,
 };
 const URL_MESSAGE = (got: string) => `expected an absolute http:// or https:// URL, got "${got}"`;
-const UNKNOWN = 'unknown key; http accepts url, method, timeout, expect, header, body, ca, concurrency';
+const UNKNOWN = 'unknown key; http accepts url, method, timeout, expect, header, body, ca, concurrency, start, end, for, step, ramp, then, repeat, arrivals';
 
 describe('http params: accepted', () => {
   it.each<[string, Map<string, string[]>, HttpProbeOptions]>([

@@ -20,7 +20,7 @@ describe('scenarioProbeType: the module exports', () => {
     [{ default: run, params: [] }, /export `params` must be an object .*got an array/],
     [{ default: run, params: { Host: {} } }, /params key `Host`: expected a name matching \[a-z\]\[a-z0-9_\]\*/],
     [{ default: run, params: { 'a-b': {} } }, /params key `a-b`: expected a name/],
-    [{ default: run, params: { timeout: {} } }, /params key `timeout`: `timeout` is a key every test accepts \(timeout, concurrency\)/],
+    [{ default: run, params: { timeout: {} } }, /params key `timeout`: `timeout` is a key every test accepts \(timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals\)/],
     [{ default: run, params: { concurrency: {} } }, /`concurrency` is a key every test accepts/],
     [{ default: run, params: { host: 'x' } }, /params key `host`: expected an object .*got a string/],
     [{ default: run, params: { host: { requird: true } } }, /params key `host`: unknown property `requird`; expected required, default, doc/],
@@ -61,7 +61,7 @@ describe('scenario params: the line’s key=value fields', () => {
     expect(result).toEqual({
       ok: false,
       issues: [
-        { field: 'usr', message: 'unknown key; shop accepts base_url, user, note, timeout, concurrency' },
+        { field: 'usr', message: 'unknown key; shop accepts base_url, user, note, timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals' },
         { field: 'user', message: 'given more than once' },
         { field: 'timeout', message: 'must be at most 5m, got "6m"' },
         { field: 'base_url', message: 'is required (the site, e.g. https://shop.example)' },
@@ -70,7 +70,7 @@ describe('scenario params: the line’s key=value fields', () => {
   });
 
   it('a module without params accepts only timeout', () => {
-    expect(typeOf({ default: run }).parse(fields({ host: 'x' }))).toEqual({ ok: false, issues: [{ field: 'host', message: 'unknown key; shop accepts timeout, concurrency' }] });
+    expect(typeOf({ default: run }).parse(fields({ host: 'x' }))).toEqual({ ok: false, issues: [{ field: 'host', message: 'unknown key; shop accepts timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals' }] });
   });
 });
 

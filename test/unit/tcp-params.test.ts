@@ -105,7 +105,7 @@ describe('tcp params: problems', () => {
     ['expect longer than what is read', params(['target', 'h:1'], ['expect', 'x'.repeat(65_537)]), [{ field: 'expect', message: 'must be at most 65536 bytes (what an execution reads), got 65537' }]],
     ['timeout over the cap', params(['target', 'h:1'], ['timeout', '6m']), [{ field: 'timeout', message: 'must be at most 5m, got "6m"' }]],
     ['send given twice', params(['target', 'h:1'], ['send', 'a'], ['send', 'b']), [{ field: 'send', message: 'given more than once' }]],
-    ['unknown key', params(['target', 'h:1'], ['url', 'http://h/']), [{ field: 'url', message: 'unknown key; tcp accepts target, send, expect, timeout, concurrency' }]],
+    ['unknown key', params(['target', 'h:1'], ['url', 'http://h/']), [{ field: 'url', message: 'unknown key; tcp accepts target, send, expect, timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals' }]],
   ])('%s', (_name, input, issues) => {
     expect(issuesOf(input)).toEqual(issues);
   });

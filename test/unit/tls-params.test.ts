@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const certs = testCerts();
 
 const DEFAULTS: Omit<TlsProbeOptions, 'host' | 'port' | 'servername'> = { minDays: 14, ca: undefined, timeoutMs: 10_000 };
-const UNKNOWN = 'unknown key; tls accepts target, servername, min_days, ca, timeout, concurrency';
+const UNKNOWN = 'unknown key; tls accepts target, servername, min_days, ca, timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals';
 const EXAMPLE = 'e.g. example.com:443, 192.0.2.1:443 or [2001:db8::1]:443';
 
 describe('tls params: accepted', () => {

@@ -68,7 +68,7 @@ describe('websocket params: refused', () => {
     ['Host twice', params(['url', URL_WS], ['header', 'Host: a'], ['header', 'host: b']), [{ field: 'header', message: 'Host given more than once' }]],
     ['empty send', params(['url', URL_WS], ['send', '']), [{ field: 'send', message: 'must not be empty; leave the key out instead' }]],
     ['ca on ws://', params(['url', URL_WS], ['ca', '/nonexistent.pem']), [{ field: 'ca', message: 'cannot read "/nonexistent.pem": ENOENT' }]],
-    ['an unknown key', params(['url', URL_WS], ['body', 'x']), [{ field: 'body', message: 'unknown key; websocket accepts url, header, send, expect, ca, timeout, concurrency' }]],
+    ['an unknown key', params(['url', URL_WS], ['body', 'x']), [{ field: 'body', message: 'unknown key; websocket accepts url, header, send, expect, ca, timeout, concurrency, start, end, for, step, ramp, then, repeat, arrivals' }]],
     ['send twice', params(['url', URL_WS], ['send', 'a'], ['send', 'b']), [{ field: 'send', message: 'given more than once' }]],
   ])('%s', (_name, input, issues) => {
     expect(issuesOf(input)).toEqual(issues);
