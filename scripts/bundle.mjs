@@ -14,7 +14,7 @@
 // URL resolved from it (../package.json, ../cli.js) is what it is without the bundle. External:
 // node-cron, which the daemon alone loads and which finds its own files by import.meta.url.
 import { createHash } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -116,6 +116,8 @@ await esbuild.build({
 // The entry compiles the bundle inside a function wrapper, where a hashbang line is a syntax error.
 const program = readFileSync(BUNDLE, 'utf8').replace(/^#!.*\n/, '');
 writeFileSync(BUNDLE, program);
+// esbuild makes an output with a hashbang executable; the bundle is a module, not a program.
+chmodSync(BUNDLE, 0o644);
 if (/\bimport\(/.test(program)) console.warn(`${relative(ROOT, BUNDLE)} still has an import(): it fails once the bundle runs from its code cache`);
 if (/[^\x00-\x7f]/.test(program)) console.warn(`${relative(ROOT, BUNDLE)} is not ASCII: V8 holds it as a two-byte string, slower to load`);
 
@@ -133,5 +135,8 @@ await esbuild.build({
   logLevel: 'warning',
 });
 chmodSync(entry, 0o755);
+// tsc's own compile of the entry is superseded by dist/cli.js; left behind it is a second, unused
+// script with a hashbang in every package (lintian: script-not-executable).
+rmSync(join(DIST, 'cli', 'entry.js'), { force: true });
 const size = (f) => `${(readFileSync(f).length / 1024).toFixed(0)} KiB`;
 console.log(`bundled ${relative(ROOT, BUNDLE)} (${size(BUNDLE)}, id ${bundleId}) and ${relative(ROOT, entry)} (${size(entry)})`);

@@ -46,10 +46,11 @@ const EXPECTED_PATHS = [
   '/usr/bin/canihaz',
   '/usr/lib/canihaz/package.json',
   '/usr/lib/canihaz/dist/cli.js',
+  '/usr/lib/canihaz/dist/chunks/main.cjs',
   '/usr/lib/canihaz/dist/commands/run.js',
   '/usr/lib/canihaz/node/bin/node',
   '/usr/lib/canihaz/node/LICENSE',
-  ...['chokidar', 'node-cron', 'proper-lockfile', 'undici', 'zod'].map((m) => `/usr/lib/canihaz/node_modules/${m}/package.json`),
+  ...['chokidar', 'node-cron', 'proper-lockfile', 'undici', 'uplot', 'zod'].map((m) => `/usr/lib/canihaz/node_modules/${m}/package.json`),
   '/etc/cron.d/canihaz',
   '/etc/canihaz/tests.conf.example',
   '/etc/canihaz/types',
@@ -346,13 +347,15 @@ describe.skipIf(SKIP)(`the Debian package${SKIP ? ` [skipped: ${SKIP_REASON}]` :
     });
 
     it('dpkg --remove keeps the tests file, the state directory and the user', () => {
-      writeFileSync('/var/lib/canihaz/journal', 'records\n'); // stands in for the results journal
+      // A day of the results journal (the runs above may have made journal/ already).
+      mkdirSync('/var/lib/canihaz/journal', { recursive: true });
+      writeFileSync('/var/lib/canihaz/journal/2026-01-01.jsonl', 'records\n');
       ok('dpkg', ['--remove', 'canihaz']);
       expect(ok('dpkg-query', ['-W', '-f', '${Status}', 'canihaz'])).toBe('deinstall ok config-files');
       expect(existsSync('/usr/bin/canihaz')).toBe(false);
       expect(existsSync('/usr/lib/canihaz')).toBe(false);
       expect(readFileSync(TESTS_CONF, 'utf8')).toMatch(/^deb\|http\|600\|/);
-      expect(readFileSync('/var/lib/canihaz/journal', 'utf8')).toBe('records\n');
+      expect(readFileSync('/var/lib/canihaz/journal/2026-01-01.jsonl', 'utf8')).toBe('records\n');
       expect(getent('passwd')).toBeDefined();
     });
 
