@@ -1,8 +1,8 @@
 import type { Clock } from '../clock.js';
 import { ExitCode } from '../errors.js';
-import { readJournal } from '../journal/reader.js';
+import { foldJournal } from '../journal/fold-reader.js';
 import { journalDir } from '../journal/records.js';
-import { summariseJournal, type JournalReport, type TestReport, type TimingReport } from '../journal/report-data.js';
+import { type JournalReport, type TestReport, type TimingReport } from '../journal/report-data.js';
 import { DEFAULT_SINCE_MS, type ReportFormat } from './report-args.js';
 
 /** What `report` needs. */
@@ -39,7 +39,7 @@ export async function reportCommand(options: ReportOptions): Promise<ExitCode> {
   const dir = journalDir(options.stateDir);
   let range;
   try {
-    range = await readJournal(dir, from, to);
+    range = await foldJournal(dir, from, to, { tests: options.tests });
   } catch (e) {
     const x = e as NodeJS.ErrnoException;
     err(`canihaz: journal ${dir}: cannot be read: ${x.code ?? ''}${x.code ? ' ' : ''}${x.message ?? String(e)}`);
@@ -48,7 +48,7 @@ export async function reportCommand(options: ReportOptions): Promise<ExitCode> {
   for (const s of range.skippedLines) {
     err(`canihaz: journal ${s.file}: skipped ${s.torn > 0 ? `${s.torn} torn last line${s.bad > 0 ? ' and ' : ''}` : ''}${s.bad > 0 ? `${s.bad} unreadable line${s.bad === 1 ? '' : 's'}` : ''}`);
   }
-  const report = summariseJournal(range, { from, to, tests: options.tests });
+  const { report } = range;
   for (const t of options.tests) if (!report.tests.some((r) => r.test === t)) err(`canihaz: no records of test ${JSON.stringify(t)} between ${report.from} and ${report.to}`);
   const empty = report.tests.length === 0 && report.runs.length === 0 && report.skippedMinutes === 0;
   const noRecords = `no records between ${report.from} and ${report.to}${range.files.length === 0 ? ` (no journal files in ${dir})` : ''}`;

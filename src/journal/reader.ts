@@ -12,9 +12,9 @@ import { decodeRecord, journalDay, type IntervalRecord, type RunRecord, type Ski
 /** Bytes read at a time. */
 const CHUNK_BYTES = 1024 * 1024;
 /** Most day files one read visits (a year and a bit, as `journal_days` allows). */
-const MAX_DAYS = 400;
+export const MAX_DAYS = 400;
 /** How far before its window's start day a run record may be looked for: a run is filed under its window start's day. */
-const RUN_LOOKBACK_MS = 120_000;
+export const RUN_LOOKBACK_MS = 120_000;
 
 /** What one file held that was not a record. */
 export interface SkippedLines {
@@ -81,7 +81,7 @@ export async function readJournal(dir: string, fromWall: number, toWall: number)
  * Calls `visit` with each line of `file` (without its newline); `last` is true for a final line that
  * has no newline. Returns false when the file does not exist.
  */
-async function forEachLine(file: string, visit: (line: string, last: boolean) => void): Promise<boolean> {
+export async function forEachLine(file: string, visit: (line: string, last: boolean) => void): Promise<boolean> {
   let handle;
   try {
     handle = await open(file, 'r');
