@@ -158,3 +158,37 @@ export function eventSamples(event: MetricEvent): Sample[] {
   forEachSample(event, (name, kind, value) => samples.push({ name, kind, value }));
   return samples;
 }
+
+/**
+ * Upper bounds (ms, inclusive) of the latency buckets every sink counts executions into, cumulatively
+ * (`latency.le_<ms>`, then `latency.le_inf`): counts that add up across hosts, unlike percentiles.
+ * Fixed: dashboards and journal records (their `le` arrays) depend on this list.
+ */
+export const LATENCY_BOUNDS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] as const;
+
+/** The names of the cumulative latency counters, one per bound and `le_inf` last: `latency.le_1` … `latency.le_inf`. */
+export const LATENCY_BUCKET_NAMES: readonly string[] = [...LATENCY_BOUNDS_MS.map((b) => `latency.le_${b}`), 'latency.le_inf'];
+
+/**
+ * The bucket a latency falls in: the index of the first bound it does not exceed (a latency equal to a
+ * bound is in that bound's bucket), `LATENCY_BOUNDS_MS.length` above the last one (or NaN). A binary
+ * search over the fixed bounds: four comparisons, as it runs for every execution.
+ */
+export function latencyBucketOf(ms: number): number {
+  let lo = 0;
+  let hi: number = LATENCY_BOUNDS_MS.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ms <= LATENCY_BOUNDS_MS[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Per-bucket counts (`latencyBucketOf` indices) as the cumulative counts sent for `LATENCY_BUCKET_NAMES`. */
+export function cumulativeBuckets(perBucket: ArrayLike<number>): number[] {
+  const out: number[] = new Array<number>(perBucket.length);
+  let sum = 0;
+  for (let i = 0; i < perBucket.length; i++) out[i] = sum += perBucket[i]!;
+  return out;
+}

@@ -2,7 +2,7 @@ import { DEFAULT_DESTINATIONS, parseHostPort } from '../metrics/destination.js';
 import { quoteValue } from '../redact.js';
 import { DEFAULT_MAX_FREQUENCY, DEFAULT_MAX_TOTAL_RATE } from './lines.js';
 import { LOG_LEVELS } from '../log.js';
-import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
+import { DEFAULT_PREFIX, defaultGraphitePrefix, defaultStatsdPrefix, STATSD_TAG_FORMATS } from '../metrics/names.js';
 
 /** A command, as named on the command line; each setting lists the commands that use it. */
 export type CommandName = 'run' | 'daemon' | 'check' | 'report' | 'dashboard' | 'replay';
@@ -137,6 +137,10 @@ export const SETTINGS = {
   statsd_prefix: {
     doc: 'StatsD prefix',
     arg: 'P', default: defaultStatsdPrefix('<prefix>'), computed: true, schema: prefix, usedBy: RUNNING, from: 'anywhere',
+  },
+  statsd_tags: {
+    doc: 'send the test and host as StatsD tags',
+    arg: 'none|dogstatsd|telegraf', default: 'none', schema: oneOf(STATSD_TAG_FORMATS, 'none, dogstatsd or telegraf'), usedBy: RUNNING, from: 'anywhere',
   },
   graphite_prefix: {
     doc: 'Graphite prefix',

@@ -5,7 +5,7 @@ import { quotePrefix } from '../redact.js';
 import { SETTING_KEYS, SETTING_NAMES, SETTING_ROWS, SETTINGS, envOf, type CheckOutput, type RawSettings, type SettingKey, type SettingName } from './settings-table.js';
 import type { LineError } from './tests-file.js';
 import type { LogFormat, LogLevel } from '../log.js';
-import { defaultGraphitePrefix, defaultStatsdPrefix } from '../metrics/names.js';
+import { defaultGraphitePrefix, defaultStatsdPrefix, type StatsdTagFormat } from '../metrics/names.js';
 
 export * from './settings-table.js';
 
@@ -26,6 +26,8 @@ export interface Settings {
   blockedLimitSeconds: number;
   /** Prefix (unexpanded, may hold `{host}`) for StatsD names. */
   statsdPrefix: string;
+  /** The test and host as StatsD tags in this syntax instead of path segments (`none`: path segments). */
+  statsdTags: StatsdTagFormat;
   /** Prefix (unexpanded) for Graphite paths. */
   graphitePrefix: string;
   destinationDefaults: DestinationDefaults;
@@ -132,6 +134,7 @@ export function resolveSettings(
       typesDir: v.types_dir,
       blockedLimitSeconds: v.blocked_limit,
       statsdPrefix: v.statsd_prefix ?? defaultStatsdPrefix(v.prefix),
+      statsdTags: v.statsd_tags,
       graphitePrefix: v.graphite_prefix ?? defaultGraphitePrefix(v.prefix),
       destinationDefaults: { statsd: v.statsd, graphite: v.graphite },
       maxFrequency: v.max_frequency,

@@ -4,7 +4,7 @@
  * completion makes an interval that was already taken dirty again and it is taken once more with
  * its final figures.
  */
-import { OUTCOMES, outcomeOf, type AgentCounter, type MetricEvent, type Outcome } from '../events.js';
+import { cumulativeBuckets, LATENCY_BOUNDS_MS, latencyBucketOf, OUTCOMES, outcomeOf, type AgentCounter, type MetricEvent, type Outcome } from '../events.js';
 import { createHistogram, type Histogram } from './histogram.js';
 
 /** Default length of an interval, ms. */
@@ -33,6 +33,12 @@ export type IntervalSnapshot = Record<Outcome, number> & {
   count: number;
   /** Latency of the ok and failed executions; null when `count` is 0. */
   latency: LatencySummary | null;
+  /**
+   * The same executions counted cumulatively per latency bound, in LATENCY_BUCKET_NAMES order
+   * (`le[i]`: latency ≤ LATENCY_BOUNDS_MS[i]; the last, `le_inf`, equals `count`); absent when `count`
+   * is 0 (and in a replayed journal record written before the counters existed).
+   */
+  le?: readonly number[];
   /** The results' own samples, by name in first-seen order; absent when there are none. */
   samples?: IntervalSample[];
 };
@@ -78,6 +84,8 @@ export interface IntervalAggregator {
 interface TestInterval {
   counts: Record<Outcome, number>;
   latency: Histogram;
+  /** Completed executions per latency bucket (`latencyBucketOf`), not cumulative. */
+  buckets: Uint32Array;
   samples: Map<string, { kind: 'counter' | 'gauge'; value: number } | { kind: 'timing'; values: Histogram }>;
 }
 
@@ -94,6 +102,7 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
   const tests = new IntervalTable<TestInterval>(() => ({
     counts: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>,
     latency: createHistogram(),
+    buckets: new Uint32Array(LATENCY_BOUNDS_MS.length + 1),
     samples: new Map(),
   }));
   const agent = new IntervalTable<{ value: number }>(() => ({ value: 0 }));
@@ -111,6 +120,7 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
       s.counts[counted.outcome] += counted.n;
       if (event.kind !== 'execution') return;
       s.latency.record(event.latencyMs);
+      s.buckets[latencyBucketOf(event.latencyMs)]! += 1;
       if (!event.samples) return;
       for (const sample of event.samples) {
         const held = s.samples.get(sample.name);
@@ -143,6 +153,7 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
           count,
           ...s.counts,
           latency: count === 0 ? null : summarise(s.latency),
+          ...(count === 0 ? {} : { le: cumulativeBuckets(s.buckets) }),
           ...(samples.length > 0 ? { samples } : {}),
         };
       });

@@ -2,7 +2,7 @@
  * Every metric path canihaz sends is built here, so StatsD, Graphite and the docs agree on one scheme.
  * Prefixes are templates: `{host}` stands for the short hostname.
  */
-import { EXECUTION_TIMINGS, failureSampleName, OUTCOMES, type Outcome } from '../events.js';
+import { EXECUTION_TIMINGS, failureSampleName, LATENCY_BUCKET_NAMES, OUTCOMES, type Outcome } from '../events.js';
 import type { IntervalSnapshot, LatencySummary } from './intervals.js';
 
 /** The default metric prefix. */
@@ -54,6 +54,19 @@ export function testMetricName(prefix: string, test: string, name: string): stri
   return `${prefix}.${metricSegment(test)}.${safePath(name)}`;
 }
 
+/** `statsd_tags`: the test and host as StatsD path segments (`none`), or as tags in DogStatsD's or Telegraf's syntax. */
+export const STATSD_TAG_FORMATS = ['none', 'dogstatsd', 'telegraf'] as const;
+export type StatsdTagFormat = (typeof STATSD_TAG_FORMATS)[number];
+
+/**
+ * The StatsD name of one of a test's figures when the test and host travel as tags (`statsd_tags`):
+ * the prefix and the figure, without the test's segment — `canihaz.latency`, `canihaz.failed.timeout`,
+ * `canihaz.latency.le_100`.
+ */
+export function taggedMetricName(prefix: string, name: string): string {
+  return `${prefix}.${safePath(name)}`;
+}
+
 /** The path of an agent-level counter, e.g. `canihaz.agent.skipped` (StatsD) or `canihaz.web-1.agent.skipped` (Graphite). */
 export function agentMetricName(prefix: string, name: string): string {
   return `${prefix}.agent.${metricSegment(name)}`;
@@ -83,8 +96,9 @@ const DISTRIBUTION: readonly (keyof LatencySummary)[] = ['mean', 'p50', 'p90', '
 
 /**
  * The Graphite points for one test's interval under an expanded prefix: `count` (ok + failed), every
- * outcome (OUTCOMES), and, only when `count > 0`, `latency.{mean,p50,p90,p99,max}` in ms; then the
- * results' own samples (a counter's sum, a gauge's last value, a timing's distribution).
+ * outcome (OUTCOMES), and, only when `count > 0`, `latency.{mean,p50,p90,p99,max}` in ms and the
+ * cumulative bucket counters `latency.le_<ms>` … `latency.le_inf` (when the snapshot has them); then
+ * the results' own samples (a counter's sum, a gauge's last value, a timing's distribution).
  */
 export function graphiteIntervalPoints(prefix: string, snapshot: IntervalSnapshot): GraphitePoint[] {
   const at = (name: string) => testMetricName(prefix, snapshot.test, name);
@@ -94,6 +108,8 @@ export function graphiteIntervalPoints(prefix: string, snapshot: IntervalSnapsho
   ];
   const distribution = (name: string, d: LatencySummary) => DISTRIBUTION.map((f) => ({ path: at(`${name}.${f}`), value: d[f] }));
   if (snapshot.count > 0 && snapshot.latency) points.push(...distribution('latency', snapshot.latency));
+  const le = snapshot.count > 0 ? snapshot.le : undefined;
+  if (le) LATENCY_BUCKET_NAMES.forEach((name, i) => points.push({ path: at(name), value: le[i] ?? 0 }));
   for (const s of snapshot.samples ?? []) {
     if (s.kind === 'timing') points.push(...distribution(s.name, s.summary));
     else points.push({ path: at(s.name), value: s.value });

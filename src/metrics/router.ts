@@ -10,6 +10,7 @@ import { createGraphiteSink } from './graphite.js';
 import { expandPrefix } from './names.js';
 import { createRouting, type SinkRouter } from './routing.js';
 import { createStatsdSink } from './statsd.js';
+import type { StatsdTagFormat } from './statsd-lines.js';
 
 /** What the router needs to build sinks. */
 export interface SinkRouterOptions {
@@ -19,6 +20,8 @@ export interface SinkRouterOptions {
   /** Unexpanded prefixes (may hold `{host}`). */
   statsdPrefix: string;
   graphitePrefix: string;
+  /** `statsd_tags`: the test and host as StatsD tags in this syntax instead of path segments; default `none`. */
+  statsdTags?: StatsdTagFormat;
   /** Where console lines go; default stdout. */
   write?: (line: string) => void;
 }
@@ -30,13 +33,14 @@ export function createSinkRouter(options: SinkRouterOptions): SinkRouter {
   const graphitePrefix = expandPrefix(options.graphitePrefix, options.hostname);
   // One resolution per host name per run, shared by the sinks, and abandoned at stop.
   const resolver = createHostResolver();
+  const tags = { format: options.statsdTags ?? 'none', hostname: options.hostname } as const;
   return createRouting({
     logger,
     open: (d) =>
       d.kind === 'none'
         ? undefined
         : d.kind === 'statsd'
-          ? createStatsdSink({ destination: d, prefix: statsdPrefix, logger, clock, resolver })
+          ? createStatsdSink({ destination: d, prefix: statsdPrefix, tags, logger, clock, resolver })
           : d.kind === 'graphite'
             ? createGraphiteSink({ destination: d, prefix: graphitePrefix, logger, clock, resolver })
             : createConsoleSink({ clock, ...(options.write ? { write: options.write } : {}) }),

@@ -1,10 +1,14 @@
 /**
  * StatsD's text, without I/O: each event's lines (`name:value|c`, `name:value|ms`, `name:value|g`)
- * under a prefix, the packets they are batched into, and the bounded queue of packets waiting for
- * the server. The sink (statsd.ts) sends the packets.
+ * under a prefix — the test a path segment, or with `statsd_tags` the test and host as tags in the
+ * DogStatsD or Telegraf syntax — the cumulative latency counters summed per flush, the packets the
+ * lines are batched into, and the bounded queue of packets waiting for the server. The sink
+ * (statsd.ts) sends the packets.
  */
-import { forEachSample, type AgentCounter, type MetricEvent, type Sample, type SampleVisitor } from '../events.js';
-import { agentMetricName, testMetricName } from './names.js';
+import { cumulativeBuckets, forEachSample, LATENCY_BOUNDS_MS, LATENCY_BUCKET_NAMES, latencyBucketOf, type AgentCounter, type MetricEvent, type Sample, type SampleVisitor } from '../events.js';
+import { agentMetricName, shortHostname, taggedMetricName, testMetricName, type StatsdTagFormat } from './names.js';
+
+export type { StatsdTagFormat } from './names.js';
 
 /** Largest packet, bytes: one UDP datagram fits a 1500-byte MTU. */
 export const STATSD_MAX_BUFFER_BYTES = 1400;
@@ -15,66 +19,130 @@ export interface Packet {
   lines: number;
 }
 
-/** A figure's name as its lines start (`canihaz.home.latency:`), and that start's length in bytes. */
-interface LineHead {
-  text: string;
+/** How a figure's lines are written around the value: `head` + value + `tail`, and their total size in bytes. */
+interface LineFrame {
+  head: string;
+  tail: string;
   bytes: number;
 }
 
-/** The StatsD lines of events under one expanded prefix; each test's metric names are built once. */
+/** One test's frames by sample name, and its completed executions per latency bucket since the last flush. */
+interface TestLines {
+  test: string;
+  frames: Map<string, LineFrame>;
+  buckets: Uint32Array;
+  /** In `#counted`: it has buckets to flush. */
+  counted: boolean;
+}
+
+/**
+ * A tag value with every character either syntax gives a meaning to (`,` `|` `#` `:` `=` `\\`), and
+ * anything outside printable ASCII, replaced by `_`.
+ */
+export function statsdTagValue(value: string): string {
+  const safe = value.replace(/[^\x21-\x7e]|[,|#:=\\]/g, '_');
+  return safe === '' ? '_' : safe;
+}
+
+/** The StatsD lines of events under one expanded prefix; each test's names are built once. */
 export class StatsdLines {
   readonly #prefix: string;
-  /** Per test, the line head of each sample name seen. */
-  readonly #names = new Map<string, Map<string, LineHead>>();
-  /** The event being written: its test, that test's names, and where its lines go (set by `event`). */
-  #test = '';
-  #testNames = new Map<string, LineHead>();
+  readonly #tags: StatsdTagFormat;
+  readonly #host: string;
+  readonly #tests = new Map<string, TestLines>();
+  /** Tests with latency counts since the last `flushBuckets`. */
+  #counted: TestLines[] = [];
+  /** The event being written: its test, and where its lines go (set by `event`). */
+  #current: TestLines | undefined;
   #line: LineSink = () => undefined;
   /** Writes one figure of the event being written; made once, as it runs for every figure of every event. */
   readonly #visit: SampleVisitor = (name, kind, value) => {
-    const head = this.#headOf(name);
+    const frame = this.#frameOf(this.#current!, name);
     const text = formatValue(kind, value);
     // The value is ASCII: its length is its size in bytes.
-    this.#line(head.text + text, head.bytes + text.length);
+    this.#line(frame.head + text + frame.tail, frame.bytes + text.length);
   };
 
-  constructor(prefix: string) {
+  /** `tags` (other than `none`) sends the test and `hostname`'s short form as tags instead of path segments. */
+  constructor(prefix: string, tags: { format: StatsdTagFormat; hostname: string } = { format: 'none', hostname: '' }) {
     this.#prefix = prefix;
+    this.#tags = tags.format;
+    this.#host = statsdTagValue(shortHostname(tags.hostname));
   }
 
-  /** Calls `line` with each line of `event` (and its size in bytes), in `forEachSample` order. */
+  /** Calls `line` with each line of `event` (and its size in bytes), in `forEachSample` order; counts its latency bucket. */
   event(event: MetricEvent, line: LineSink): void {
-    if (event.test !== this.#test || this.#testNames.size === 0) {
-      this.#test = event.test;
-      this.#testNames = this.#namesOf(event.test);
-    }
+    let t = this.#current;
+    if (t === undefined || t.test !== event.test) t = this.#current = this.#testOf(event.test);
     this.#line = line;
     forEachSample(event, this.#visit);
+    if (event.kind !== 'execution') return;
+    t.buckets[latencyBucketOf(event.latencyMs)]! += 1;
+    if (!t.counted) {
+      t.counted = true;
+      this.#counted.push(t);
+    }
   }
 
-  /** The line of an agent-level counter, e.g. `canihaz.agent.skipped:1|c`. */
+  /**
+   * Calls `line` with each test's cumulative latency counters since the last call
+   * (`<test>.latency.le_<ms>:<n>|c`), the nonzero ones only (StatsD adds counters up), and starts over.
+   */
+  flushBuckets(line: LineSink): void {
+    const counted = this.#counted;
+    if (counted.length === 0) return;
+    this.#counted = [];
+    for (const t of counted) {
+      const le = cumulativeBuckets(t.buckets);
+      t.buckets.fill(0);
+      t.counted = false;
+      for (let i = 0; i < le.length; i++) {
+        if (le[i] === 0) continue;
+        const frame = this.#frameOf(t, LATENCY_BUCKET_NAMES[i]!);
+        const text = `${le[i]}|c`;
+        line(frame.head + text + frame.tail, frame.bytes + text.length);
+      }
+    }
+  }
+
+  /** The line of an agent-level counter, e.g. `canihaz.agent.skipped:1|c` (tagged with the host only). */
   agent(counter: AgentCounter): string {
-    return `${agentMetricName(this.#prefix, counter.name)}:${counter.value}|c`;
+    const frame = this.#frame(agentMetricName(this.#prefix, counter.name), [['host', this.#host]]);
+    return `${frame.head}${counter.value}|c${frame.tail}`;
   }
 
-  #namesOf(test: string): Map<string, LineHead> {
-    let names = this.#names.get(test);
-    if (!names) {
-      names = new Map();
-      this.#names.set(test, names);
+  #testOf(test: string): TestLines {
+    let t = this.#tests.get(test);
+    if (!t) {
+      t = { test, frames: new Map(), buckets: new Uint32Array(LATENCY_BOUNDS_MS.length + 1), counted: false };
+      this.#tests.set(test, t);
     }
-    return names;
+    return t;
   }
 
-  /** The line head of one figure of the event being written. */
-  #headOf(sample: string): LineHead {
-    let head = this.#testNames.get(sample);
-    if (head === undefined) {
-      const text = `${testMetricName(this.#prefix, this.#test, sample)}:`;
-      head = { text, bytes: Buffer.byteLength(text) };
-      this.#testNames.set(sample, head);
+  /** The frame of one figure of a test. */
+  #frameOf(t: TestLines, sample: string): LineFrame {
+    let frame = t.frames.get(sample);
+    if (frame === undefined) {
+      frame =
+        this.#tags === 'none'
+          ? this.#frame(testMetricName(this.#prefix, t.test, sample), [])
+          : this.#frame(taggedMetricName(this.#prefix, sample), [
+              ['host', this.#host],
+              ['test', statsdTagValue(t.test)],
+            ]);
+      t.frames.set(sample, frame);
     }
-    return head;
+    return frame;
+  }
+
+  /** A name and its tags (already safe) as the chosen syntax writes them around a value. */
+  #frame(name: string, tags: [string, string][]): LineFrame {
+    let head = `${name}:`;
+    let tail = '';
+    if (this.#tags === 'dogstatsd') tail = `|#${tags.map(([k, v]) => `${k}:${v}`).join(',')}`;
+    else if (this.#tags === 'telegraf') head = `${name}${tags.map(([k, v]) => `,${k}=${v}`).join('')}:`;
+    return { head, tail, bytes: Buffer.byteLength(head) + Buffer.byteLength(tail) };
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The StatsD sink: every event becomes counter and timer lines (`name:value|c`, `name:value|ms`),
- * batched into packets of at most `STATSD_MAX_BUFFER_BYTES` and flushed every
- * `STATSD_FLUSH_INTERVAL_MS`, over UDP (one datagram per packet) or one TCP connection.
+ * and each flush adds the latency bucket counters summed since the last; the lines are batched into
+ * packets of at most `STATSD_MAX_BUFFER_BYTES` and flushed every `STATSD_FLUSH_INTERVAL_MS`, over UDP
+ * (one datagram per packet) or one TCP connection.
  *
  * Our own small client rather than hot-shots: the host name is resolved once per run (hot-shots
  * looked it up on every UDP send, and a pending getaddrinfo holds process exit), what waits for the
@@ -15,7 +16,7 @@ import type { Logger } from '../log.js';
 import { createHostResolver, type HostResolver } from '../net/resolve.js';
 import type { AgentCounter, MetricEvent } from '../events.js';
 import type { MetricSink } from './sink.js';
-import { PacketBuilder, PacketQueue, STATSD_MAX_BUFFER_BYTES, StatsdLines, type Packet } from './statsd-lines.js';
+import { PacketBuilder, PacketQueue, STATSD_MAX_BUFFER_BYTES, StatsdLines, type Packet, type StatsdTagFormat } from './statsd-lines.js';
 import { TcpLink, type TcpLine } from './tcp-link.js';
 import { createErrorWarner, DroppedLines, IdleWaiters, STALLED_AFTER_MS } from './transport.js';
 import { UdpLink } from './udp-link.js';
@@ -36,6 +37,8 @@ export interface StatsdSinkOptions {
   destination: Extract<Destination, { kind: 'statsd' }>;
   /** Expanded prefix (no `{host}`), e.g. `canihaz`. */
   prefix: string;
+  /** `statsd_tags`: the test and host (`hostname`'s short form) as tags in that syntax; default path segments. */
+  tags?: { format: StatsdTagFormat; hostname: string };
   /** Receives rate-limited warnings about send errors and dropped lines. */
   logger: Logger;
   /** Monotonic time for `stop`'s deadline and warning rate limits. Default: the system clock. */
@@ -83,12 +86,10 @@ class StatsdSinkImpl implements StatsdSink {
   #stopFlushing: Cancel | undefined;
   /** Packets waiting for an address, a UDP socket or a TCP connection. */
   #pending: PacketQueue;
-
   #udp: UdpLink;
   #link: TcpLink<TcpProgress>;
   /** Idle once nothing waits and nothing is in flight. */
   #idle = new IdleWaiters(() => this.#pending.length === 0 && this.#udp.inFlight === 0 && (this.#link.line?.unflushed.length ?? 0) === 0);
-
   #started = false;
   /** Set by `stop`: no more events are taken. */
   #stopped = false;
@@ -98,7 +99,7 @@ class StatsdSinkImpl implements StatsdSink {
 
   constructor(options: StatsdSinkOptions) {
     this.#destination = options.destination;
-    this.#lines = new StatsdLines(options.prefix);
+    this.#lines = new StatsdLines(options.prefix, options.tags);
     this.#logger = options.logger;
     this.#clock = options.clock ?? systemClock;
     this.#ownResolver = options.resolver === undefined;
@@ -154,7 +155,7 @@ class StatsdSinkImpl implements StatsdSink {
   async start(): Promise<void> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.#stopFlushing = this.#clock.every(STATSD_FLUSH_INTERVAL_MS, () => this.#packet.flush(), { unref: true });
+    this.#stopFlushing = this.#clock.every(STATSD_FLUSH_INTERVAL_MS, () => this.#flush(), { unref: true });
     if (this.#destination.protocol === 'tcp') this.#link.connect();
     else this.#udp.connect();
   }
@@ -183,12 +184,9 @@ class StatsdSinkImpl implements StatsdSink {
     this.#stopped = true;
     try {
       this.#stopFlushing?.();
-      this.#packet.flush();
-      if (this.#pending.length > 0) {
-        // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
-        if (this.#destination.protocol === 'tcp') this.#link.retryNow();
-        else this.#udp.retryNow();
-      }
+      this.#flush();
+      // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
+      if (this.#pending.length > 0) (this.#destination.protocol === 'tcp' ? this.#link : this.#udp).retryNow();
       // A server that has taken nothing for a while will not take it now: do not wait for it.
       const tcpNow = this.#link.line;
       const stalled = tcpNow?.open === true && tcpNow.unflushed.length > 0 && this.#clock.now() - tcpNow.progressMono >= STALLED_AFTER_MS;
@@ -208,10 +206,8 @@ class StatsdSinkImpl implements StatsdSink {
       this.#udp.close();
       this.#drop(this.#pending.takeAll().reduce((a, p) => a + p.lines, 0), 'not sent before the stop deadline', false);
       if (this.#link.unconfirmedLines > 0) {
-        this.#logger.warn('statsd lines may not have been delivered: the server did not confirm the close', {
-          destination: this.name,
-          lines: this.#link.unconfirmedLines,
-        });
+        const lines = this.#link.unconfirmedLines;
+        this.#logger.warn('statsd lines may not have been delivered: the server did not confirm the close', { destination: this.name, lines });
       }
       if (this.#dropped.total > 0) {
         this.#logger.warn('statsd lines dropped during the run', {
@@ -225,6 +221,12 @@ class StatsdSinkImpl implements StatsdSink {
     } catch (err) {
       this.#warnError(err);
     }
+  }
+
+  /** Adds the latency counters summed since the last flush, then sends the packet being built. */
+  #flush(): void {
+    this.#lines.flushBuckets(this.#addLine);
+    this.#packet.flush();
   }
 
   /** Adds one line to the packet being built (bound once: it is called for every line). */

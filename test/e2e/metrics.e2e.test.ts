@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { LATENCY_BUCKET_NAMES } from '../../src/events.js';
 import { shortHostname } from '../../src/metrics/names.js';
 import { agentHome, cleanups, runCli, startTarget, type CliResult, type TargetServer } from '../support/cli.js';
 import {
@@ -134,6 +135,15 @@ describe('metrics end to end (real etsy statsd, real carbon-cache)', () => {
       const slowLatency = sd.timer('canihaz.slow_path.latency')!;
       expect(slowLatency.lower, 'a timeout=300ms execution lasts its timeout').toBeGreaterThanOrEqual(290);
       expect(slowLatency.upper).toBeLessThan(300 + 1_500);
+      // The cumulative latency counters (issue 11 item 5): le_inf counts every completed execution,
+      // each bound at least as many as the one below it; a 300 ms timeout is never within 250 ms.
+      for (const test of ['ok_path', 'fail_path', 'slow_path'] as const) {
+        const le = LATENCY_BUCKET_NAMES.map((n) => sd.counter(`canihaz.${test}.${n}`));
+        expect(le.at(-1), `${test} le_inf`).toBe(arrived[test]);
+        expect([...le].sort((a, b) => a - b), `${test} cumulative`).toEqual(le);
+      }
+      expect(sd.counter('canihaz.slow_path.latency.le_250')).toBe(0);
+      expect(sd.counter('canihaz.ok_path.latency.le_1000')).toBe(arrived.ok_path);
 
       // Graphite: points are stamped with the start of their 10-second interval, under <prefix>.{host}.
       const prefix = `canihaz.${shortHostname(hostname())}`;
@@ -141,6 +151,7 @@ describe('metrics end to end (real etsy statsd, real carbon-cache)', () => {
       const required = ['ok_path', 'fail_path', 'slow_path'].flatMap((t) => [
         ...['count', 'ok', 'failed', 'dropped', 'missed', 'aborted'].map((m) => `${prefix}.${t}.${m}`),
         ...latencyStats.map((s) => `${prefix}.${t}.latency.${s}`),
+        ...LATENCY_BUCKET_NAMES.map((n) => `${prefix}.${t}.${n}`),
       ]);
       const firstInterval = Math.floor(startedSec / INTERVAL_S) * INTERVAL_S;
       const stored = await graphite.settle({
@@ -188,6 +199,11 @@ describe('metrics end to end (real etsy statsd, real carbon-cache)', () => {
         const weightedMean = [...counts].reduce((s, [ts, n]) => s + n * mean.get(ts)!, 0) / arrived[test];
         expect(Math.abs(weightedMean - timer.mean), `${test}: Graphite's mean ${weightedMean} vs StatsD's ${timer.mean}`).toBeLessThan(0.01);
         expect(Math.abs(Math.max(...max.values()) - timer.upper), `${test}: Graphite's max vs StatsD's upper ${timer.upper}`).toBeLessThan(0.002);
+        // The whisper files hold the cumulative counters of each of those intervals: le_inf is its count,
+        // and summed over the intervals each bound equals StatsD's counter of the same executions.
+        const leInf = new Map(at(test, 'latency.le_inf')!.map((p) => [p.timestamp, p.value]));
+        expect(leInf, `${test} le_inf = count per interval`).toEqual(counts);
+        for (const n of LATENCY_BUCKET_NAMES) expect(sum(at(test, n)), `${test}.${n} in whisper vs StatsD`).toBe(sd.counter(`canihaz.${test}.${n}`));
       }
     },
     90_000,

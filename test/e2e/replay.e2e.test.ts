@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LATENCY_BUCKET_NAMES } from '../../src/events.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { shortHostname } from '../../src/metrics/names.js';
 import { agentHome, cleanups, runCli, startTarget } from '../support/cli.js';
@@ -64,6 +65,8 @@ describe('replay end to end (real carbon-cache)', () => {
         at('count', r.ok + r.failed);
         for (const o of ['ok', 'failed', 'dropped', 'missed', 'aborted'] as const) at(o, r[o]);
         if (r.latency) for (const f of ['mean', 'p50', 'p90', 'p99', 'max'] as const) at(`latency.${f}`, r.latency[f]);
+        // The cumulative latency counters (issue 11 item 5), kept in the record's `le`.
+        if (r.le) LATENCY_BUCKET_NAMES.forEach((name, i) => at(name, r.le![i]!));
       }
       expect(journal.intervals.filter((r) => r.test === 'home' && r.ok > 0).length).toBeGreaterThanOrEqual(2);
       // More when an interval was re-written after late completions: both versions are sent, the last one stays.

@@ -24,6 +24,7 @@ const RUN_OPTIONS = [
   'graphite',
   'prefix',
   'statsd-prefix',
+  'statsd-tags',
   'graphite-prefix',
   'max-frequency',
   'max-total-rate',

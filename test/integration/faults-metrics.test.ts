@@ -208,11 +208,21 @@ describe('a Graphite that accepts and never reads', () => {
     expectBooksBalance(bookOf(r.stderr, 'home'));
     const said = logged(r.stderr, 'graphite lines may not have been delivered: the server did not confirm the close');
     expect(said.length).toBe(1);
-    // Whole intervals of 11 lines (one or two, and any re-sent after a late completion).
-    expect(Number(said[0]!.lines)).toBeGreaterThanOrEqual(11);
-    expect(Number(said[0]!.lines) % 11).toBe(0);
+    // Whole intervals of 25 lines (count, 5 outcomes, 5 latency figures, 14 le_ counters; one or two, and any re-sent after a late completion).
+    expect(Number(said[0]!.lines)).toBeGreaterThanOrEqual(25);
+    expect(Number(said[0]!.lines) % 25).toBe(0);
   });
 });
+
+/**
+ * StatsD lines of `executions` ok executions: 3 each (ok, latency, lag), and per 200-ms flush that held
+ * some, the nonzero le_ counters — at least le_10000 and le_inf, at most all 14 — whose number depends
+ * on how the executions fell into flushes.
+ */
+function expectExecutionLinesAndCounters(lines: number, executions: number): void {
+  expect(lines - 3 * executions, `${lines} lines`).toBeGreaterThanOrEqual(2);
+  expect(lines - 3 * executions, `${lines} lines`).toBeLessThanOrEqual(14 * executions);
+}
 
 describe('metric servers down, unreachable, unresolvable', () => {
   it('StatsD port closed (UDP and TCP): the run ends on time, the books balance, the TCP lines are counted as dropped', async () => {
@@ -227,8 +237,10 @@ describe('metric servers down, unreachable, unresolvable', () => {
     for (const name of ['udp', 'tcp']) expectBooksBalance(bookOf(r.stderr, name));
     expect(bookOf(r.stderr, 'udp').ok).toBe(20);
     expect(logged(r.stderr, 'statsd send failed').map((f) => f.destination)).toEqual([`statsd+tcp://127.0.0.1:${tcpPort}`]);
-    // 20 executions x 3 lines, none sent.
-    expect(logged(r.stderr, 'statsd lines dropped during the run')).toMatchObject([{ destination: `statsd+tcp://127.0.0.1:${tcpPort}`, total_dropped: '60' }]);
+    // 20 executions x 3 lines, and the le_ counters of each 200-ms flush, none sent.
+    const dropped = logged(r.stderr, 'statsd lines dropped during the run');
+    expect(dropped).toMatchObject([{ destination: `statsd+tcp://127.0.0.1:${tcpPort}` }]);
+    expectExecutionLinesAndCounters(Number(dropped[0]!.total_dropped), 20);
   });
 
   it.skipIf(!privateResolverRuns)(`a StatsD host name that does not resolve: the run ends on time, the books balance, the lines are counted as dropped${privateResolverSkipNote}`, async () => {
@@ -246,7 +258,9 @@ describe('metric servers down, unreachable, unresolvable', () => {
     expect(bookOf(r.stderr, 'home').ok).toBe(20);
     // NXDOMAIN is said at once.
     expect(logged(r.stderr, 'statsd send failed')[0]?.error).toMatch(/^cannot resolve nonexistent\.invalid: /);
-    expect(logged(r.stderr, 'statsd lines dropped during the run')).toMatchObject([{ total_dropped: '60', resolved: 'false' }]);
+    const dropped = logged(r.stderr, 'statsd lines dropped during the run');
+    expect(dropped).toMatchObject([{ resolved: 'false' }]);
+    expectExecutionLinesAndCounters(Number(dropped[0]!.total_dropped), 20);
     expect(dns.queries).toContain('nonexistent.invalid');
   });
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/log.js';
 import { capturingLogger } from '../support/capturing-logger.js';
 import { createGraphiteSink, type GraphiteSink, type GraphiteSinkOptions } from '../../src/metrics/graphite.js';
-import type { MetricEvent } from '../../src/events.js';
+import { LATENCY_BUCKET_NAMES, type MetricEvent } from '../../src/events.js';
 import { driveToDeadline, driveUntil, FakeClock, settleOn, watch, type DeadlineOutcome } from '../support/fake-clock.js';
 import { freePort, startGraphite, waitUntil, type GraphiteListener } from '../support/listeners.js';
 
@@ -15,6 +15,8 @@ import { freePort, startGraphite, waitUntil, type GraphiteListener } from '../su
  * clock, so intervals never share a timestamp.
  */
 const INTERVAL_MS = 200;
+/** The lines of an interval with one completed execution: count, 5 outcomes, 5 latency figures, 14 `latency.le_*` counters. */
+const LINES = 11 + LATENCY_BUCKET_NAMES.length;
 const P = 'canihaz.web-1';
 let clock: FakeClock;
 beforeEach(() => {
@@ -83,7 +85,7 @@ describe('graphite sink', () => {
     sink.recordAgent({ name: 'skipped', value: 2 });
     const agentWall = clock.wallNow();
     await clock.advance(INTERVAL_MS);
-    await listener.waitFor(() => listener.points.length >= 12);
+    await listener.waitFor(() => listener.points.length >= LINES + 1);
     expect(listener.malformed).toEqual([]);
     const at = (path: string) => listener.valueAt(`${P}.home.${path}`, ts);
     expect([at('count'), at('ok'), at('failed'), at('dropped'), at('missed'), at('aborted')]).toEqual([3, 2, 1, 1, 4, 1]);
@@ -92,6 +94,13 @@ describe('graphite sink', () => {
     expect(Math.abs(at('latency.p50')! - 2.5) / 2.5).toBeLessThan(0.01);
     expect(at('latency.p90')).toBe(1000);
     expect(at('latency.p99')).toBe(1000);
+    // Cumulative bucket counters of the completed executions (1.5, 2.5 and the failed 1000 ms; not the aborted one).
+    expect(LATENCY_BUCKET_NAMES.map((name) => [name, at(name)])).toEqual(
+      ['le_1', 'le_2', 'le_5', 'le_10', 'le_25', 'le_50', 'le_100', 'le_250', 'le_500', 'le_1000', 'le_2500', 'le_5000', 'le_10000', 'le_inf'].map((b, i) => [
+        `latency.${b}`,
+        [0, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3][i],
+      ]),
+    );
     // The agent counter is filed at the time it was recorded, and sent once that interval ends.
     const agent = listener.points.find((p) => p.path === `${P}.agent.skipped`);
     expect(agent?.value).toBe(2);
@@ -101,9 +110,9 @@ describe('graphite sink', () => {
     await clock.advance(2 * INTERVAL_MS);
     sink.record(ok(clock.wallNow(), 1, 'marker'));
     await clock.advance(INTERVAL_MS);
-    await listener.waitFor(() => listener.points.length >= 23);
-    expect(listener.points.slice(12).map((p) => p.path.split('.')[2])).toEqual(Array(11).fill('marker'));
-    expect(listener.points.length).toBe(23);
+    await listener.waitFor(() => listener.points.length >= 2 * LINES + 1);
+    expect(listener.points.slice(LINES + 1).map((p) => p.path.split('.')[2])).toEqual(Array(LINES).fill('marker'));
+    expect(listener.points.length).toBe(2 * LINES + 1);
     expect(listener.connections).toBe(1);
   });
 
@@ -151,7 +160,7 @@ describe('graphite sink', () => {
     // No boundary passes: the stop itself sends, and returns once sent, without its deadline.
     expect(await realMs(() => sink.stop(started + 2_000))).toBeLessThan(500);
     expect(clock.now()).toBe(started);
-    await listener.waitFor(() => listener.points.length >= 12);
+    await listener.waitFor(() => listener.points.length >= LINES + 1);
     expect(listener.sum(`${P}.home.count`)).toBe(1);
     expect(listener.sum(`${P}.agent.skipped`)).toBe(1);
     sink.record(ok(clock.wallNow(), 1)); // ignored after stop, does not throw
@@ -165,7 +174,7 @@ describe('graphite sink', () => {
     await sink.start();
     sink.record(ok(secondAgo(1), 1));
     await settleOn(clock, sink.stop(clock.now() + 2_000));
-    await listener.waitFor(() => listener.points.length >= 11);
+    await listener.waitFor(() => listener.points.length >= LINES);
     expect(listener.sum(`${P}.home.ok`)).toBe(1);
   });
 
@@ -177,12 +186,12 @@ describe('graphite sink', () => {
     await sink.start();
     sink.record(ok(t1, 1));
     // Refused at least once, and the interval's lines are queued (at its end, on the sink's clock).
-    await driveUntil(clock, () => sink.queuedLines === 11 && logger.warnings.some((w) => w.msg === 'graphite connection failed'), {
+    await driveUntil(clock, () => sink.queuedLines === LINES && logger.warnings.some((w) => w.msg === 'graphite connection failed'), {
       message: 'lines queued while the server is down',
     });
     let listener = await listen({ port });
     // The reconnect comes after its backoff, on the sink's clock.
-    await driveUntil(clock, () => listener.points.length >= 11, { timeoutMs: 4_000, message: 'lines after the reconnect' });
+    await driveUntil(clock, () => listener.points.length >= LINES, { timeoutMs: 4_000, message: 'lines after the reconnect' });
     expect(listener.sum(`${P}.home.ok`)).toBe(1);
 
     await listener.close(); // the server goes away and comes back on the same port
@@ -200,22 +209,22 @@ describe('graphite sink', () => {
   it('drops the oldest lines when the queue is full, counts them and warns once', async () => {
     const port = await freePort();
     const logger = capturingLogger();
-    const sink = sinkTo(port, { logger, queueLimit: 11 });
-    const seconds = [8, 7, 6, 5, 4].map(secondAgo); // five intervals of 11 lines each
+    const sink = sinkTo(port, { logger, queueLimit: LINES });
+    const seconds = [8, 7, 6, 5, 4].map(secondAgo); // five intervals of LINES lines each
     for (const t of seconds) sink.record(ok(t, 1));
     await sink.start();
-    await driveUntil(clock, () => sink.droppedLines >= 44, { message: 'droppedLines should reach 44' });
-    expect(sink.droppedLines).toBe(44);
+    await driveUntil(clock, () => sink.droppedLines >= 4 * LINES, { message: 'droppedLines should reach 4 intervals' });
+    expect(sink.droppedLines).toBe(4 * LINES);
     const drops = logger.warnings.filter((w) => w.msg === 'graphite queue full, dropped the oldest lines');
-    expect(drops).toEqual([{ msg: 'graphite queue full, dropped the oldest lines', fields: { destination: `graphite://127.0.0.1:${port}`, dropped: 44, total_dropped: 44 } }]);
+    expect(drops).toEqual([{ msg: 'graphite queue full, dropped the oldest lines', fields: { destination: `graphite://127.0.0.1:${port}`, dropped: 4 * LINES, total_dropped: 4 * LINES } }]);
     const listener = await listen({ port });
-    await driveUntil(clock, () => listener.points.length >= 11, { timeoutMs: 4_000, message: 'lines after the reconnect' });
+    await driveUntil(clock, () => listener.points.length >= LINES, { timeoutMs: 4_000, message: 'lines after the reconnect' });
     // Only the newest interval survived.
     expect(new Set(listener.points.map((p) => p.timestamp))).toEqual(new Set([seconds[4]! / 1000]));
     // And the run's total is said once more at stop.
     await settleOn(clock, sink.stop(clock.now() + 1_000));
     expect(logger.warnings.filter((w) => w.msg === 'graphite lines dropped during the run (queue full)')).toEqual([
-      { msg: 'graphite lines dropped during the run (queue full)', fields: { destination: `graphite://127.0.0.1:${port}`, total_dropped: 44 } },
+      { msg: 'graphite lines dropped during the run (queue full)', fields: { destination: `graphite://127.0.0.1:${port}`, total_dropped: 4 * LINES } },
     ]);
   });
 
@@ -228,7 +237,7 @@ describe('graphite sink', () => {
     const stop = await stopBy(sink, 300);
     expect(stop.early).toBe(false); // it kept trying until its deadline, on its clock
     expect(stop.realMsAfterDeadline).toBeLessThan(200); // and returned promptly at it
-    expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')?.fields.lines).toBe(11);
+    expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')?.fields.lines).toBe(LINES);
   });
 });
 
@@ -280,7 +289,7 @@ async function expectNotSpinning(overMs: number, idle = true): Promise<void> {
   if (idle) expect(cpuMs, `CPU ${cpuMs} ms in ${wallMs} ms of wall time`).toBeLessThan(wallMs / 2);
 }
 
-/** `count` tests with a 1 KB prefix: about 11 KB of lines per test per interval. */
+/** `count` tests with a 1 KB prefix: about 25 KB of lines per test per interval. */
 function bulkySink(port: number, logger: Logger): GraphiteSink {
   return sinkTo(port, { logger, prefix: 'p'.repeat(1000), intervalMs: 10_000, queueLimit: 1_000_000 });
 }
@@ -296,7 +305,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     const logger = capturingLogger();
     const sink = bulkySink(server.port, logger);
     await sink.start();
-    recordBulk(sink, 1_000); // ~11 MB of lines: far more than the kernel buffers hold
+    recordBulk(sink, 1_000); // ~25 MB of lines: far more than the kernel buffers hold
     await waitUntil(() => server.sockets.length === 1, { message: 'connected' });
     const stop = await stopBy(sink, 300);
     expect(stop.early).toBe(false); // it waited until its deadline, on its clock
@@ -307,7 +316,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     // What the kernel took was never read: said, not lost without a word.
     const unconfirmed = logger.warnings.find((w) => w.msg === 'graphite lines may not have been delivered: the server did not confirm the close');
     expect(unconfirmed?.fields.lines).toBeGreaterThan(0);
-    expect(Number(unsent!.fields.lines) + Number(unconfirmed!.fields.lines)).toBe(11_000);
+    expect(Number(unsent!.fields.lines) + Number(unconfirmed!.fields.lines)).toBe(1_000 * LINES);
   });
 
   it('A stuck Graphite freezes a copy forever at full CPU: a connection reset mid-write waits for the reconnect, then delivers', async () => {
@@ -319,7 +328,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     // The interval is sent at its 10 s boundary or at stop: stop with a long deadline, in the background.
     const deadline = clock.now() + 8_000;
     const stopping = watch(sink.stop(deadline));
-    await waitUntil(() => server.sockets.length === 1 && sink.queuedLines > 0 && sink.queuedLines < 11_000, { message: 'writes stalled' });
+    await waitUntil(() => server.sockets.length === 1 && sink.queuedLines > 0 && sink.queuedLines < 1_000 * LINES, { message: 'writes stalled' });
     server.readFromNowOn();
     server.sockets[0]!.destroy(); // unread data: the client sees a reset while a write is pending
     // The reconnect comes after its backoff on the sink's clock: once the sink has seen the loss, the
@@ -332,7 +341,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     expect(server.sockets.length).toBe(2);
     expect(sink.queuedLines).toBe(0);
     // Everything not confirmed by the first connection arrived on the second one.
-    expect(server.lines() + sink.unconfirmedLines).toBeGreaterThanOrEqual(11_000);
+    expect(server.lines() + sink.unconfirmedLines).toBeGreaterThanOrEqual(1_000 * LINES);
     expect(server.lines()).toBeGreaterThan(0);
     expect(logger.warnings.some((w) => w.msg === 'graphite connection lost: lines written on it may not have been delivered')).toBe(true);
   });
@@ -349,7 +358,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     let changedAt = performance.now();
     const stalled = () => {
       if (sink.queuedLines !== queued) [queued, changedAt] = [sink.queuedLines, performance.now()];
-      return queued > 0 && queued < 11_000 && performance.now() - changedAt >= 100;
+      return queued > 0 && queued < 1_000 * LINES && performance.now() - changedAt >= 100;
     };
     await waitUntil(stalled, { message: 'writes stalled', timeoutMs: 3_000 });
     await clock.advance(1_200); // and nothing for more than a second of the sink's clock
@@ -368,7 +377,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     await waitUntil(() => server.sockets.length === 1, { message: 'connected' });
     const stop = await stopBy(sink, 300);
     expect(stop.realMsAfterDeadline).toBeLessThan(150); // by its deadline, on its clock
-    expect(logger.warnings.find((w) => w.msg === 'graphite lines may not have been delivered: the server did not confirm the close')?.fields.lines).toBe(11);
+    expect(logger.warnings.find((w) => w.msg === 'graphite lines may not have been delivered: the server did not confirm the close')?.fields.lines).toBe(LINES);
     expect(logger.warnings.find((w) => w.msg === 'graphite lines not sent before the stop deadline')).toBeUndefined();
   });
 
@@ -379,7 +388,7 @@ describe('graphite sink against a server that accepts and never reads', () => {
     await sink.start();
     sink.record(ok(secondAgo(2), 1));
     await settleOn(clock, sink.stop(clock.now() + 1_000));
-    await listener.waitFor(() => listener.points.length >= 11);
+    await listener.waitFor(() => listener.points.length >= LINES);
     expect(logger.warnings).toEqual([]);
     expect(sink.unconfirmedLines).toBe(0);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import type { MetricEvent } from '../../src/events.js';
+import { LATENCY_BUCKET_NAMES, type MetricEvent } from '../../src/events.js';
 import { createJournalSink, type JournalSinkOptions } from '../../src/journal/journal-sink.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { decodeRecord, journalDay, type IntervalRecord } from '../../src/journal/records.js';
@@ -117,7 +117,7 @@ describe('journal sink', () => {
     const prefix = 'canihaz.web-1';
     const round = (v: number) => Math.round(v * 1000) / 1000;
     const expected = graphite.takeDirty().flatMap((s) => graphiteIntervalPoints(prefix, s).map((p) => `${p.path} ${round(p.value)} ${Math.floor(s.startWallMs / 1000)}`));
-    // What a replay builds from a record: count, outcomes, latency, then the samples, as names.ts orders them.
+    // What a replay builds from a record: count, outcomes, latency, the cumulative bucket counters, then the samples, as names.ts orders them.
     const replayed = read.intervals.flatMap((r) => {
       const ts = Math.floor(r.start / 1000);
       const at = (name: string, v: number) => `${prefix}.${r.test}.${name} ${round(v)} ${ts}`;
@@ -127,10 +127,12 @@ describe('journal sink', () => {
         at('count', count),
         ...(['ok', 'failed', 'dropped', 'missed', 'aborted'] as const).map((o) => at(o, r[o])),
         ...(count > 0 && r.latency ? dist('latency', r.latency) : []),
+        ...(count > 0 && r.le ? LATENCY_BUCKET_NAMES.map((name, i) => at(name, r.le![i]!)) : []),
         ...(r.metrics ?? []).flatMap((m) => (m.kind === 'timing' ? dist(m.name, m.summary) : [at(m.name, m.value)])),
       ];
     });
     expect(replayed.length).toBeGreaterThan(100);
+    expect(replayed.filter((line) => line.includes('.latency.le_inf ')).length).toBe(read.intervals.filter((r) => r.ok + r.failed > 0).length);
     expect(replayed).toEqual(expected);
   });
 

@@ -59,6 +59,11 @@ describe('canihaz replay', () => {
   it('sends the journal as the live sink sent it: the same paths, values and timestamps', async () => {
     expect(live.some((p) => /\.home\.latency\.p99$/.test(p.path))).toBe(true);
     expect(live.some((p) => /\.search\.failed$/.test(p.path) && p.value > 0)).toBe(true);
+    // The cumulative latency counters are among them (issue 11 item 5): le_inf is each interval's count.
+    const last = (suffix: string) => new Map(live.filter((p) => p.path.endsWith(suffix)).map((p) => [`${p.path.slice(0, -suffix.length)}@${p.timestamp}`, p.value]));
+    const [count, leInf] = [last('.count'), last('.latency.le_inf')];
+    expect(leInf.size).toBeGreaterThan(0);
+    for (const [at, n] of leInf) expect(n, at).toBe(count.get(at));
     const g = await graphite();
     const r = await replay('--to', `graphite://127.0.0.1:${g.port}`, '--since', '10m');
     expect(r.code, r.stderr).toBe(0);

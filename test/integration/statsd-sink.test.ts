@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capturingLogger } from '../support/capturing-logger.js';
-import type { MetricEvent } from '../../src/events.js';
+import { LATENCY_BUCKET_NAMES, type MetricEvent } from '../../src/events.js';
 import type { MetricSink } from '../../src/metrics/sink.js';
 import { createHostResolver, type HostResolver } from '../../src/net/resolve.js';
 import { createStatsdSink, STATSD_FLUSH_INTERVAL_MS, type StatsdSinkOptions } from '../../src/metrics/statsd.js';
@@ -70,8 +70,17 @@ function expectEventLines(listener: StatsdListener): void {
   expect(byName('canihaz.home.missed')).toEqual(['4|c']);
   expect(byName('canihaz.home.aborted')).toEqual(['1|c']);
   expect(byName('canihaz.agent.skipped')).toEqual(['1|c']);
-  expect(listener.lines.length).toBe(14);
+  // The latency bucket counters, summed at the flush: cumulative, the nonzero ones only (1.25, 2.5, 1000 ms).
+  const le = (b: string) => listener.sum(`canihaz.home.latency.le_${b}`);
+  expect(['1', '2', '5', '10', '500', '1000', '10000', 'inf'].map(le)).toEqual([0, 1, 2, 2, 2, 3, 3, 3]);
+  expect(listener.linesOf('canihaz.home.latency.le_1')).toEqual([]);
+  expect(listener.lines.length).toBe(EVENT_LINES);
 }
+
+/** The lines of `events` and one agent counter: 14, and 13 nonzero `le_` counters at one flush. */
+const EVENT_LINES = 14 + 13;
+/** The `le_` counters of one flush holding only events[0] (1.25 ms): `le_2` … `le_inf`. */
+const LE_OF_FIRST = LATENCY_BUCKET_NAMES.slice(1).map((n) => `canihaz.home.${n}`);
 
 describe('statsd sink over UDP', () => {
   it('sends counters and timers for every event, batched into few packets', async () => {
@@ -83,7 +92,7 @@ describe('statsd sink over UDP', () => {
     for (const e of events) sink.record(e);
     sink.recordAgent({ name: 'skipped', value: 1 });
     await clock.advance(STATSD_FLUSH_INTERVAL_MS); // the partial packet goes at the flush interval
-    await listener.waitFor(() => listener.lines.length >= 14);
+    await listener.waitFor(() => listener.lines.length >= EVENT_LINES);
     expectEventLines(listener);
     expect(listener.packets).toBeLessThanOrEqual(2);
   });
@@ -99,7 +108,7 @@ describe('statsd sink over UDP', () => {
     // No flush interval passes: the stop itself sends, and returns once sent, without its deadline.
     expect(await realMs(() => sink.stop(started + 2_000))).toBeLessThan(1_500);
     expect(clock.now()).toBe(started);
-    await listener.waitFor(() => listener.lines.length >= 14);
+    await listener.waitFor(() => listener.lines.length >= EVENT_LINES);
     expectEventLines(listener);
     sink.record(events[0]!); // ignored after stop, and does not throw
   });
@@ -111,8 +120,8 @@ describe('statsd sink over UDP', () => {
     sink.record(events[0]!);
     await sink.start();
     await clock.advance(STATSD_FLUSH_INTERVAL_MS);
-    await listener.waitFor(() => listener.lines.length >= 3);
-    expect(listener.lines.map((l) => l.name)).toEqual(['canihaz.home.ok', 'canihaz.home.latency', 'canihaz.home.lag']);
+    await listener.waitFor(() => listener.lines.length >= 16);
+    expect(listener.lines.map((l) => l.name)).toEqual(['canihaz.home.ok', 'canihaz.home.latency', 'canihaz.home.lag', ...LE_OF_FIRST]);
   });
   it('resolves a hostname', async () => {
     const clock = new FakeClock();
@@ -123,6 +132,34 @@ describe('statsd sink over UDP', () => {
     await clock.advance(STATSD_FLUSH_INTERVAL_MS);
     await listener.waitFor(() => listener.lines.length >= 1);
     expect(listener.lines.map((l) => l.raw)).toEqual(['canihaz.home.dropped:1|c']);
+  });
+});
+
+describe('statsd sink with statsd_tags', () => {
+  it.each([
+    ['dogstatsd', 'udp', (name: string) => `${name}:`, '|#host:web-1,test:home'],
+    ['telegraf', 'tcp', (name: string) => `${name},host=web-1,test=home:`, ''],
+  ] as const)('%s over %s: the test and host as tags, the bucket counters once per flush', async (format, protocol, head, tail) => {
+    const clock = new FakeClock();
+    const listener = track(protocol === 'udp' ? await startUdpStatsd() : await startTcpStatsd());
+    const sink = trackSink(
+      createStatsdSink(udpTo(listener.port, clock, { destination: { kind: 'statsd', protocol, host: '127.0.0.1', port: listener.port }, tags: { format, hostname: 'web-1.example.com' } })),
+      clock,
+    );
+    await sink.start();
+    for (const e of events) sink.record(e);
+    for (const e of events) sink.record(e);
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS);
+    const raw = () => listener.lines.map((l) => l.raw);
+    await listener.waitFor(() => raw().some((l) => l.startsWith(head('canihaz.latency.le_inf'))));
+    expect(raw()).toContain(`${head('canihaz.ok')}1|c${tail}`);
+    expect(raw()).toContain(`${head('canihaz.failed.timeout')}1|c${tail}`);
+    expect(raw()).toContain(`${head('canihaz.latency')}1000|ms${tail}`);
+    // Twelve events, one line per nonzero bound for the six executions: le_2 … le_inf.
+    const le = raw().filter((l) => l.includes('.le_'));
+    expect(le).toEqual(['2', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', 'inf'].map((b) => `${head(`canihaz.latency.le_${b}`)}${['2'].includes(b) ? 2 : ['1000', '2500', '5000', '10000', 'inf'].includes(b) ? 6 : 4}|c${tail}`));
+    expect(raw().length).toBe(2 * 13 + 13);
+    expect(raw().every((l) => l.endsWith(tail) && !l.includes('.home.'))).toBe(true);
   });
 });
 
@@ -139,7 +176,7 @@ describe('statsd sink over TCP', () => {
     for (const e of events) sink.record(e);
     sink.recordAgent({ name: 'skipped', value: 1 });
     await clock.advance(STATSD_FLUSH_INTERVAL_MS);
-    await listener.waitFor(() => listener.lines.length >= 14);
+    await listener.waitFor(() => listener.lines.length >= EVENT_LINES);
     expectEventLines(listener);
   });
 
@@ -161,9 +198,9 @@ describe('statsd sink over TCP', () => {
     const failures = logger.warnings.filter((w) => w.msg === 'statsd send failed');
     expect(failures.length).toBe(1);
     expect(failures[0]).toMatchObject({ fields: { destination: `statsd+tcp://127.0.0.1:${port}` } });
-    // Nothing could be sent: all 5 x 13 lines are counted, once, at stop.
+    // Nothing could be sent: all 5 x 13 lines, and 3 flushes' 13 `le_` counters (at 200 and 400 ms, and at stop), are counted, once, at stop.
     expect(logger.warnings.filter((w) => w.msg === 'statsd lines dropped during the run')).toEqual([
-      { msg: 'statsd lines dropped during the run', fields: { destination: `statsd+tcp://127.0.0.1:${port}`, total_dropped: 65, not_sent_at_stop: 65 } },
+      { msg: 'statsd lines dropped during the run', fields: { destination: `statsd+tcp://127.0.0.1:${port}`, total_dropped: 104, not_sent_at_stop: 104 } },
     ]);
   });
 
@@ -180,7 +217,7 @@ describe('statsd sink over TCP', () => {
     const feed = async (listener: StatsdListener) => {
       await driveUntil(clock, () => listener.lines.length >= 3, { stepMs: 50, timeoutMs: 4_000, onStep: () => sink.record(events[0]!), message: 'lines through a new connection' });
       expect(listener.malformed).toEqual([]);
-      expect(listener.lines[0]?.name).toMatch(/^canihaz\.home\.(ok|latency|lag)$/);
+      expect(listener.lines[0]?.name).toMatch(/^canihaz\.home\.(ok|latency|lag|latency\.le_\w+)$/);
     };
     const first = track(await startTcpStatsd({ port }));
     await feed(first);
@@ -219,7 +256,8 @@ describe('statsd sink against a server that never reads', () => {
     expect(final?.fields.total_dropped).toBe(sink.droppedLines);
     const unconfirmed = logger.warnings.find((w) => w.msg === 'statsd lines may not have been delivered: the server did not confirm the close');
     // Every line is accounted for: dropped, or handed to a server that never confirmed it.
-    expect(sink.droppedLines + Number(unconfirmed?.fields.lines ?? 0)).toBe(9_000);
+    // 9,000 lines of the events, and the 13 `le_` counters of the one flush (at stop: the clock stood still).
+    expect(sink.droppedLines + Number(unconfirmed?.fields.lines ?? 0)).toBe(9_000 + 13);
     expect(Number(unconfirmed?.fields.lines)).toBeGreaterThan(0);
   });
 
@@ -256,7 +294,7 @@ describe('statsd sink against a server that never reads', () => {
     expect(stop.realMsAfterDeadline).toBeLessThan(150); // by its deadline, on its clock
     expect(cancelled).toBe(false); // a shared resolver is the router's to cancel
     expect(logger.warnings).toEqual([
-      { msg: 'statsd lines dropped during the run', fields: { destination: 'statsd://statsd.example:8125', total_dropped: 3, not_sent_at_stop: 3, resolved: false } },
+      { msg: 'statsd lines dropped during the run', fields: { destination: 'statsd://statsd.example:8125', total_dropped: 3 + 13, not_sent_at_stop: 3 + 13, resolved: false } },
     ]);
   });
 });

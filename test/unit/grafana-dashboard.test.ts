@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { LATENCY_BUCKET_NAMES } from '../../src/events.js';
 import { agentMetricName, defaultGraphitePrefix, expandPrefix, graphiteIntervalPoints, statsdTestNames } from '../../src/metrics/names.js';
 
 const FILE = fileURLToPath(new URL('../../conf/grafana/canihaz-fleet.json', import.meta.url));
@@ -43,6 +44,7 @@ const SENT = [
     missed: 0,
     aborted: 0,
     latency: { mean: 1, p50: 1, p90: 1, p99: 1, max: 1 },
+    le: LATENCY_BUCKET_NAMES.map(() => 2),
   }).map((p) => p.path),
   agentMetricName(graphitePrefix, 'skipped'),
   // StatsD's counter for a failure reason, as the etsy statsd writes its per-second rate (legacy namespace).
@@ -90,5 +92,21 @@ describe('conf/grafana/canihaz-fleet.json', () => {
     for (const figure of ['ok', 'failed', 'count', 'dropped', 'missed', 'aborted', 'latency.p50', 'latency.p99', 'latency.max']) expect(used, figure).toContain(figure);
     // Percentiles of several hosts cannot be summed or averaged: no sumSeries/averageSeries over a percentile.
     for (const { target } of targets) expect(target, target).not.toMatch(/(sumSeries|averageSeries|avg)\([^)]*latency\.p\d+/);
+  });
+
+  it('reads the fleet latency from the cumulative counters summed over hosts: every bound in the distribution, le_inf as the whole', () => {
+    const heatmap = dashboard.panels.find((p) => p.type === 'heatmap');
+    expect(heatmap?.title).toMatch(/latency distribution \(fleet\)/);
+    const used = (p: Panel | undefined) => new Set((p?.targets ?? []).flatMap((t) => pathsOf(t.target)));
+    expect([...used(heatmap)].sort()).toEqual(LATENCY_BUCKET_NAMES.map((n) => `$prefix.*.$test.${n}`).sort());
+    // One bucket per bound: the first bound as is, every other one as the difference from the bound below it, aliased by its bound.
+    expect(heatmap!.targets!.map((t) => /'([^']+)'\)$/.exec(t.target)?.[1])).toEqual(['1', '2', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '+Inf']);
+    for (const p of dashboard.panels.filter((x) => (x.targets ?? []).some((t) => t.target.includes('.le_')))) {
+      // Counters add up across hosts: every le_ path is inside a sumSeries, never per host.
+      for (const { target } of p.targets!) for (const path of pathsOf(target)) expect(target, p.title).toContain(`sumSeries(${path})`);
+    }
+    const share = dashboard.panels.find((p) => /share of executions within/.test(p.title));
+    expect(share?.targets?.map((t) => t.target)).toContain("alias(asPercent(sumSeries($prefix.*.$test.latency.le_100), sumSeries($prefix.*.$test.latency.le_inf)), '≤ 100 ms')");
+    expect(dashboard.panels.some((p) => /fleet p99/.test(p.title))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /** StatsD's text without I/O: lines of events, packets of at most 1400 bytes, the byte-bounded queue. */
 import { describe, expect, it } from 'vitest';
 import type { MetricEvent } from '../../src/events.js';
-import { PacketBuilder, PacketQueue, STATSD_MAX_BUFFER_BYTES, StatsdLines, type Packet } from '../../src/metrics/statsd-lines.js';
+import { PacketBuilder, PacketQueue, STATSD_MAX_BUFFER_BYTES, statsdTagValue, StatsdLines, type Packet } from '../../src/metrics/statsd-lines.js';
 
 const tick = Date.UTC(2026, 10, 22, 12, 0, 0);
 
@@ -38,6 +38,112 @@ describe('StatsdLines', () => {
 
   it('writes an agent counter under `agent`', () => {
     expect(new StatsdLines('canihaz').agent({ name: 'skipped', value: 1 })).toBe('canihaz.agent.skipped:1|c');
+  });
+});
+
+describe('StatsdLines: latency bucket counters, summed per flush', () => {
+  const exec = (test: string, latencyMs: number, ok = true): MetricEvent => ({ kind: 'execution', test, tickWallMs: tick, ok, ...(ok ? {} : { reason: 'timeout' }), latencyMs, lagMs: 0 });
+  const flushed = (statsd: StatsdLines) => {
+    const lines: [string, number][] = [];
+    statsd.flushBuckets((line, bytes) => lines.push([line, bytes]));
+    for (const [line, bytes] of lines) expect(bytes, line).toBe(Buffer.byteLength(line));
+    return lines.map(([line]) => line);
+  };
+
+  it('sends, per test and flush, the cumulative count of each bound that has any (a latency on a bound counts in it), then starts over', () => {
+    const statsd = new StatsdLines('canihaz');
+    const none = () => undefined;
+    for (const ms of [1, 1, 2, 99.5, 100]) statsd.event(exec('home', ms), none);
+    statsd.event(exec('home', 100.001, false), none); // failed executions count, as in the latency timer
+    statsd.event({ kind: 'aborted', test: 'home', tickWallMs: tick, latencyMs: 1 }, none); // aborted ones do not
+    statsd.event(exec('api', 20_000), none);
+    expect(flushed(statsd)).toEqual([
+      'canihaz.home.latency.le_1:2|c',
+      'canihaz.home.latency.le_2:3|c',
+      ...['5', '10', '25', '50'].map((b) => `canihaz.home.latency.le_${b}:3|c`),
+      'canihaz.home.latency.le_100:5|c',
+      ...['250', '500', '1000', '2500', '5000', '10000', 'inf'].map((b) => `canihaz.home.latency.le_${b}:6|c`),
+      'canihaz.api.latency.le_inf:1|c',
+    ]);
+    expect(flushed(statsd)).toEqual([]);
+    statsd.event(exec('api', 7), none);
+    expect(flushed(statsd)).toEqual(['10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', 'inf'].map((b) => `canihaz.api.latency.le_${b}:1|c`));
+  });
+});
+
+describe('StatsdLines with statsd_tags', () => {
+  const failure: MetricEvent = { kind: 'execution', test: 'search', tickWallMs: tick, ok: false, reason: 'timeout', latencyMs: 3, lagMs: 0.25, samples: [{ name: 'step.login', kind: 'timing', value: 2 }] };
+  const linesOf = (statsd: StatsdLines, event: MetricEvent) => {
+    const lines: string[] = [];
+    statsd.event(event, (line, bytes) => {
+      expect(bytes, line).toBe(Buffer.byteLength(line));
+      lines.push(line);
+    });
+    statsd.flushBuckets((line) => lines.push(line));
+    return lines;
+  };
+
+  it.each([
+    [
+      'dogstatsd',
+      [
+        'canihaz.failed:1|c|#host:web-1,test:search',
+        'canihaz.failed.timeout:1|c|#host:web-1,test:search',
+        'canihaz.latency:3|ms|#host:web-1,test:search',
+        'canihaz.lag:0.25|ms|#host:web-1,test:search',
+        'canihaz.step.login:2|ms|#host:web-1,test:search',
+        'canihaz.latency.le_5:1|c|#host:web-1,test:search',
+      ],
+      'canihaz.agent.skipped:1|c|#host:web-1',
+    ],
+    [
+      'telegraf',
+      [
+        'canihaz.failed,host=web-1,test=search:1|c',
+        'canihaz.failed.timeout,host=web-1,test=search:1|c',
+        'canihaz.latency,host=web-1,test=search:3|ms',
+        'canihaz.lag,host=web-1,test=search:0.25|ms',
+        'canihaz.step.login,host=web-1,test=search:2|ms',
+        'canihaz.latency.le_5,host=web-1,test=search:1|c',
+      ],
+      'canihaz.agent.skipped,host=web-1:1|c',
+    ],
+    [
+      'none',
+      [
+        'canihaz.search.failed:1|c',
+        'canihaz.search.failed.timeout:1|c',
+        'canihaz.search.latency:3|ms',
+        'canihaz.search.lag:0.25|ms',
+        'canihaz.search.step.login:2|ms',
+        'canihaz.search.latency.le_5:1|c',
+      ],
+      'canihaz.agent.skipped:1|c',
+    ],
+  ] as const)('%s: the test and host as tags, the reason a path segment, agent counters tagged with the host', (format, expected, agent) => {
+    const statsd = new StatsdLines('canihaz', { format, hostname: 'web-1.example.com' });
+    const lines = linesOf(statsd, failure);
+    // The first bucket line, then le_10 … le_inf: check the head and that every bound from le_5 is there.
+    expect(lines.slice(0, 6)).toEqual(expected);
+    expect(lines.length).toBe(5 + 12);
+    expect(lines.at(-1)).toBe(expected[5].replace('le_5', 'le_inf'));
+    expect(statsd.agent({ name: 'skipped', value: 1 })).toBe(agent);
+  });
+
+  it.each([
+    ['web-1', 'web-1'],
+    ['a,b|c#d:e=f g\\h', 'a_b_c_d_e_f_g_h'],
+    ['tab\tnew\nline', 'tab_new_line'],
+    ['é', '_'],
+    ['', '_'],
+  ])('a tag value is made safe for both syntaxes: %j → %j', (value, safe) => {
+    expect(statsdTagValue(value)).toBe(safe);
+  });
+
+  it('sanitises the test and host in the tags of both syntaxes', () => {
+    const odd: MetricEvent = { kind: 'dropped', test: 'a,b=c:d|e#f g', tickWallMs: tick };
+    expect(linesOf(new StatsdLines('canihaz', { format: 'dogstatsd', hostname: 'h' }), odd)).toEqual(['canihaz.dropped:1|c|#host:h,test:a_b_c_d_e_f_g']);
+    expect(linesOf(new StatsdLines('canihaz', { format: 'telegraf', hostname: 'h:1,x.lan' }), odd)).toEqual(['canihaz.dropped,host=h_1_x,test=a_b_c_d_e_f_g:1|c']);
   });
 });
 

@@ -43,7 +43,8 @@ class canihaz (
   Hash[
     Enum[
       'config', 'stop_file', 'lock_dir', 'state_dir', 'journal_days', 'types_dir', 'blocked_limit', 'statsd',
-      'graphite', 'prefix', 'statsd_prefix', 'graphite_prefix', 'max_frequency', 'max_total_rate', 'max_inflight',
+      'graphite', 'prefix', 'statsd_prefix', 'statsd_tags', 'graphite_prefix', 'max_frequency', 'max_total_rate',
+      'max_inflight',
       'phase', 'strict_modes', 'log_format', 'log_level',
     ],
     Variant[Pattern[/\A[^\r\n]+\z/], Integer[0], Boolean]
