@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 export const CONFIG_DEBOUNCE_MS = 50;
 /** Longest wait for the directory watch to be ready before the run goes on without it. */
 const READY_TIMEOUT_MS = 1_000;
-/** How often the config is re-checked by `stat` while its directory cannot be watched (not there yet, no inotify). */
+/** How often the config is re-checked by `stat`, beside the watch, in case an event is missed. */
 export const CONFIG_POLL_MS = 1_000;
 
 /** What the config watcher needs. */
@@ -59,10 +59,10 @@ export async function configSignature(path: string, isConfigFile: (name: string)
 
 /**
  * Watches the config with chokidar on its parent directory (Puppet and Chef replace files by
- * rename, editors write temporary files beside them), debounced. While that watch cannot be had (no
- * parent directory yet, a watch error) or once the directory is gone, a `stat` re-check every
- * `pollMs` stands in for it; a healthy watch costs no timer. Resolves once the watch is set up and
- * the starting signature is taken, so a change made after it resolves is never missed.
+ * rename, editors write temporary files beside them), debounced, plus a `stat` re-check every
+ * `pollMs` for an event the watch loses and for when the watch cannot be had (no parent directory
+ * yet, a watch error, the directory gone). Resolves once the watch is set up and the starting
+ * signature is taken, so a change made after it resolves is never missed.
  */
 export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWatch> {
   const target = resolve(options.path);
@@ -104,7 +104,6 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
   // Relevant: the config path itself, or a config file directly inside it when it is a directory.
   const relevant = (p: string) => p === target || (dirname(p) === target && options.isConfigFile(basename(p)));
   let watcher: FSWatcher | undefined;
-  let watching = false;
   try {
     await stat(parent);
     // chokidar (and the modules it needs) is loaded here, when a run starts following its config.
@@ -127,11 +126,14 @@ export async function watchConfig(options: ConfigWatchOptions): Promise<ConfigWa
     });
     // Events before 'ready' are not seen; wait for it (bounded: a scan that is slower is polled for).
     const ready = watcher;
-    watching = await withDeadline(clock, new Promise<boolean>((resolve) => ready.once('ready', () => resolve(true))), READY_TIMEOUT_MS, false);
+    await withDeadline(clock, new Promise<boolean>((resolve) => ready.once('ready', () => resolve(true))), READY_TIMEOUT_MS, false);
   } catch (err) {
     options.logger.debug('config watch unavailable; the stat check stands in', { error: String(err) });
   }
-  if (!watching) startPolling();
+  // The stat check runs beside a healthy watch too: an inotify event can be lost (seen on Node 26
+  // under load: an edit made a few hundred ms after 'ready' never arrived), and "a written config
+  // starts load within a second" must not depend on it. One stat a second costs ~3 ms of CPU a minute.
+  startPolling();
 
   return {
     async close() {
