@@ -6,7 +6,7 @@
  */
 import { CanihazError } from '../errors.js';
 import { parseDestinations, type Destination, type DestinationDefaults } from '../metrics/destination.js';
-import { DEFAULT_SINCE_MS, parseSince, parseTime } from './report-args.js';
+import { parseSince, rangeOf } from './report-args.js';
 
 /** parseArgs options of `replay` (node:util's shape). */
 export const REPLAY_OPTIONS = {
@@ -21,9 +21,6 @@ export const REPLAY_OPTIONS = {
 export const DEFAULT_REPLAY_TIMEOUT_MS = 30_000;
 /** The longest --timeout. */
 const MAX_TIMEOUT_MS = 3_600_000;
-/** The longest range: as many days as `journal_days` may keep. */
-const MAX_RANGE_MS = 366 * 86_400_000;
-
 /** The replay's query, checked. */
 export interface ReplayQuery {
   destination: Extract<Destination, { kind: 'graphite' }>;
@@ -61,30 +58,11 @@ export function replayQuery(values: Record<string, unknown>, nowWall: number, de
   }
   if (times.length > 1) problems.push('--to: one end time at most');
 
-  const since = str('since');
-  const fromText = str('from');
-  const toText = times[0];
-  let from = nowWall - DEFAULT_SINCE_MS;
-  let to = nowWall;
-  if (since !== undefined) {
-    const ms = parseSince(since);
-    if (ms === undefined || ms <= 0) problems.push(`--since: expected a duration such as 30m, 2h or 2d (s, m, h, d), got "${since.slice(0, 40)}"`);
-    else if (ms > MAX_RANGE_MS) problems.push('--since: must be at most 366d');
-    else from = nowWall - ms;
-    if (fromText !== undefined || toText !== undefined) problems.push('--since: give either --since or --from/--to, not both');
-  }
-  if (fromText !== undefined) {
-    const t = parseTime(fromText);
-    if (typeof t === 'string') problems.push(`--from: ${t}`);
-    else from = t;
-  } else if (toText !== undefined && since === undefined) problems.push('--to: an end time needs --from');
-  if (toText !== undefined) {
-    const t = parseTime(toText);
-    if (typeof t === 'string') problems.push(`--to: ${t} (or a destination such as graphite://host:port)`);
-    else to = t;
-  }
-  if (problems.length === 0 && fromText !== undefined && !(from < to)) problems.push('--from: must be before --to (or before now)');
-  else if (problems.length === 0 && to - from > MAX_RANGE_MS) problems.push('--from: the range must be at most 366 days');
+  const { from, to } = rangeOf({ since: str('since'), from: str('from'), to: times[0] }, nowWall, problems, {
+    example: '30m, 2h or 2d',
+    toNeedsFrom: 'an end time needs --from',
+    toSuffix: ' (or a destination such as graphite://host:port)',
+  });
 
   let timeoutMs = DEFAULT_REPLAY_TIMEOUT_MS;
   const timeout = str('timeout');

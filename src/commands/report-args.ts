@@ -54,21 +54,28 @@ export function parseTime(text: string): number | string {
   return Number.isFinite(ms) && new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d && mo >= 1 && mo <= 12 ? ms : `not a valid time: "${text.slice(0, 40)}"`;
 }
 
+/** How a command words two of its range problems (`report` and `replay` differ only there). */
+export interface RangeWords {
+  /** Durations shown in the `--since` message, e.g. `30m, 1h or 2d`. */
+  example: string;
+  /** The `--to` message when an end time comes without `--from`. */
+  toNeedsFrom: string;
+  /** Appended to a bad `--to` time's message. */
+  toSuffix?: string;
+}
+
 /**
- * Checks `report`'s own options as parsed (`values` of parseArgs) at `nowWall`; throws one usage
- * error naming every bad option. Default range: the last hour; `--from` without `--to`: up to now.
+ * The range [from, to) that `--since` or `--from` (and `--to`) give at `nowWall`, as `report` and
+ * `replay` read them: by default the last hour; `--from` without `--to`: up to now; at most 366 days.
+ * Every problem is pushed to `problems`, each naming its option.
  */
-export function reportQuery(values: Record<string, unknown>, nowWall: number): ReportQuery {
-  const problems: string[] = [];
-  const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
-  const since = str('since');
-  const fromText = str('from');
-  const toText = str('to');
+export function rangeOf(given: { since?: string | undefined; from?: string | undefined; to?: string | undefined }, nowWall: number, problems: string[], words: RangeWords): { from: number; to: number } {
+  const { since, from: fromText, to: toText } = given;
   let from = nowWall - DEFAULT_SINCE_MS;
   let to = nowWall;
   if (since !== undefined) {
     const ms = parseSince(since);
-    if (ms === undefined || ms <= 0) problems.push(`--since: expected a duration such as 30m, 1h or 2d (s, m, h, d), got "${since.slice(0, 40)}"`);
+    if (ms === undefined || ms <= 0) problems.push(`--since: expected a duration such as ${words.example} (s, m, h, d), got "${since.slice(0, 40)}"`);
     else if (ms > MAX_RANGE_MS) problems.push('--since: must be at most 366d');
     else from = nowWall - ms;
     if (fromText !== undefined || toText !== undefined) problems.push('--since: give either --since or --from/--to, not both');
@@ -77,14 +84,28 @@ export function reportQuery(values: Record<string, unknown>, nowWall: number): R
     const t = parseTime(fromText);
     if (typeof t === 'string') problems.push(`--from: ${t}`);
     else from = t;
-  } else if (toText !== undefined && since === undefined) problems.push('--to: needs --from');
+  } else if (toText !== undefined && since === undefined) problems.push(`--to: ${words.toNeedsFrom}`);
   if (toText !== undefined) {
     const t = parseTime(toText);
-    if (typeof t === 'string') problems.push(`--to: ${t}`);
+    if (typeof t === 'string') problems.push(`--to: ${t}${words.toSuffix ?? ''}`);
     else to = t;
   }
   if (problems.length === 0 && fromText !== undefined && !(from < to)) problems.push('--from: must be before --to (or before now)');
   else if (problems.length === 0 && to - from > MAX_RANGE_MS) problems.push('--from: the range must be at most 366 days');
+  return { from, to };
+}
+
+/**
+ * Checks `report`'s own options as parsed (`values` of parseArgs) at `nowWall`; throws one usage
+ * error naming every bad option. Default range: the last hour; `--from` without `--to`: up to now.
+ */
+export function reportQuery(values: Record<string, unknown>, nowWall: number): ReportQuery {
+  const problems: string[] = [];
+  const str = (k: string) => (typeof values[k] === 'string' ? values[k] : undefined);
+  const { from, to } = rangeOf({ since: str('since'), from: str('from'), to: str('to') }, nowWall, problems, {
+    example: '30m, 1h or 2d',
+    toNeedsFrom: 'needs --from',
+  });
   const format = str('format') ?? 'table';
   if (!(REPORT_FORMATS as readonly string[]).includes(format)) problems.push(`--format: expected table, json or csv, got "${format.slice(0, 40)}"`);
   const tests = Array.isArray(values.test) ? values.test.filter((t): t is string => typeof t === 'string') : [];
