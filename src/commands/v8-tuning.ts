@@ -16,6 +16,13 @@
  *   saves three of its four scavenges (cold start, bench/cold-start.mjs, three alternating pairs of
  *   7 runs: 128/124/131 ms against 133/131/135 ms; the same RSS at 60,000/min, 72 MB).
  *
+ * - `--max-inlined-bytecode-size-cumulative=460` (half of V8's 920): at 300,000/min for 5 s, TurboFan on
+ *   its four background threads took 60 % of the copy's CPU (`perf record`: 430 functions optimized,
+ *   2.3 s of compile by `--trace-opt`) and the copy's CPU swung from 1.3 to 3.4 s run to run; with the
+ *   smaller inlining budget the same runs cost 1.41–1.55 CPU-s (3 runs, each rate) and 60,000/min for
+ *   5 s 1.35–1.45 → 1.03–1.07 (`node rig.mjs`, the README's Benchmark section). 230 measured the same;
+ *   `--no-opt` 2.0–2.1 s at 300,000/min (the code runs slower); `--interrupt-budget` ×4–×32 1.8–2.1 s.
+ *
  * Tried and left out: `--min-semi-space-size=8` (a 1 s run cost more, 0.26 CPU-s against 0.21),
  * `--max-semi-space-size=4` (no change), `--no-memory-reducer` (read only at start: no effect here),
  * `--single-threaded-gc` (no change).
@@ -27,6 +34,7 @@ export const V8_FLAGS: readonly string[] = [
   '--semi-space-growth-factor=1',
   '--no-memory-reducer-for-small-heaps',
   '--min-semi-space-size=4',
+  '--max-inlined-bytecode-size-cumulative=460',
 ];
 
 /** Sets V8_FLAGS; once, before anything else is compiled. */
