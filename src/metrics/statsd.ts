@@ -1,7 +1,9 @@
 /**
  * The StatsD sink: every event becomes counter and timer lines (`name:value|c`, `name:value|ms`),
  * and each flush adds the latency bucket counters summed since the last; the lines are batched into
- * packets of at most `STATSD_MAX_BUFFER_BYTES` and flushed every `STATSD_FLUSH_INTERVAL_MS`, over UDP
+ * packets of at most `STATSD_MAX_BUFFER_BYTES` and flushed `STATSD_FLUSH_INTERVAL_MS` after the first
+ * line since the last flush (no timer runs while nothing is recorded: a quiet test wakes the process
+ * once a second, not five times), over UDP
  * (one datagram per packet) or one TCP connection.
  *
  * Our own small client rather than hot-shots: the host name is resolved once per run (hot-shots
@@ -83,7 +85,8 @@ class StatsdSinkImpl implements StatsdSink {
   #maxPendingBytes: number;
   #lines: StatsdLines;
   #packet = new PacketBuilder((packet) => this.#send(packet));
-  #stopFlushing: Cancel | undefined;
+  /** The pending flush, armed by the first line after a flush. */
+  #flushTimer: Cancel | undefined;
   /** Packets waiting for an address, a UDP socket or a TCP connection. */
   #pending: PacketQueue;
   #udp: UdpLink;
@@ -155,7 +158,6 @@ class StatsdSinkImpl implements StatsdSink {
   async start(): Promise<void> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.#stopFlushing = this.#clock.every(STATSD_FLUSH_INTERVAL_MS, () => this.#flush(), { unref: true });
     if (this.#destination.protocol === 'tcp') this.#link.connect();
     else this.#udp.connect();
   }
@@ -164,6 +166,7 @@ class StatsdSinkImpl implements StatsdSink {
     if (this.#stopped) return;
     try {
       this.#lines.event(event, this.#addLine);
+      this.#flushTimer ??= this.#clock.after(STATSD_FLUSH_INTERVAL_MS, this.#timedFlush, { unref: true });
     } catch (err) {
       this.#warnError(err);
     }
@@ -173,6 +176,7 @@ class StatsdSinkImpl implements StatsdSink {
     if (this.#stopped || counter.value === 0) return;
     try {
       this.#packet.add(this.#lines.agent(counter));
+      this.#flushTimer ??= this.#clock.after(STATSD_FLUSH_INTERVAL_MS, this.#timedFlush, { unref: true });
     } catch (err) {
       this.#warnError(err);
     }
@@ -183,7 +187,8 @@ class StatsdSinkImpl implements StatsdSink {
     if (this.#stopped) return;
     this.#stopped = true;
     try {
-      this.#stopFlushing?.();
+      this.#flushTimer?.();
+      this.#flushTimer = undefined;
       this.#flush();
       // Do not sit out a backoff: try once more now, and keep retrying until the deadline.
       if (this.#pending.length > 0) (this.#destination.protocol === 'tcp' ? this.#link : this.#udp).retryNow();
@@ -222,6 +227,12 @@ class StatsdSinkImpl implements StatsdSink {
       this.#warnError(err);
     }
   }
+
+  /** The armed flush (bound once). */
+  #timedFlush = (): void => {
+    this.#flushTimer = undefined;
+    this.#flush();
+  };
 
   /** Adds the latency counters summed since the last flush, then sends the packet being built. */
   #flush(): void {

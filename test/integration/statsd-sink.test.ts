@@ -97,6 +97,23 @@ describe('statsd sink over UDP', () => {
     expect(listener.packets).toBeLessThanOrEqual(2);
   });
 
+  it('holds no timer while nothing is recorded, and flushes 200 ms after the first line after a flush', async () => {
+    const clock = new FakeClock();
+    const listener = track(await startUdpStatsd());
+    const sink = trackSink(createStatsdSink(udpTo(listener.port, clock)), clock);
+    await sink.start();
+    const idle = clock.pending;
+    await clock.advance(5 * STATSD_FLUSH_INTERVAL_MS);
+    expect(clock.pending).toBe(idle); // a quiet test wakes the process for its own ticks only
+    sink.record(events[0]!);
+    expect(clock.pending).toBe(idle + 1);
+    await clock.advance(STATSD_FLUSH_INTERVAL_MS - 1);
+    expect(listener.lines).toHaveLength(0);
+    await clock.advance(1);
+    await listener.waitFor(() => listener.lines.length > 0);
+    expect(clock.pending).toBe(idle);
+  });
+
   it('flushes what is buffered when stopped', async () => {
     const clock = new FakeClock();
     const listener = track(await startUdpStatsd());
