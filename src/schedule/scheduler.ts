@@ -4,11 +4,11 @@
  * ends once the window is over and everything in flight has settled. It counts nothing: sinks do.
  */
 import { setMaxListeners } from 'node:events';
-import type { Clock } from '../clock.js';
+import type { Cancel, Clock } from '../clock.js';
 import type { MetricEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Job, Planner } from './job.js';
-import { phaseFor, planTicks } from './plan.js';
+import { phaseFor, planTicks, type Plan } from './plan.js';
 import { PendingList } from './pending.js';
 import { planShape } from './shape-plan.js';
 import { JobRunner, type RunnerContext, type RunningExecution } from './runner.js';
@@ -18,6 +18,13 @@ export { END_GRACE_MS, HUNG_GRACE_MS } from './runner.js';
 
 /** How often executions open past their job's timeout + HUNG_GRACE_MS are looked for, ms. */
 const HUNG_SWEEP_MS = 1_000;
+
+/**
+ * Runners are started in slices of about this long, ms: a config of thousands of tests takes tens of
+ * ms to start (2,000: ~100 ms), and ticks that fall due meanwhile would wait for all of it. Jobs are
+ * started in the order of their first tick, and between slices the event loop fires what is due.
+ */
+export const START_SLICE_MS = 2;
 
 /** A change of the wall clock against the monotonic one larger than this is a step, and stamps follow it (ms). */
 export const WALL_STEP_MS = 100;
@@ -132,13 +139,37 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
     drain(runner.finished);
   };
 
-  /** Plans a job from `from` and starts its loop. */
-  const start = (job: J, from: number, catchUp: boolean) => {
+  /** Planned jobs whose runner is not created yet, in the order of their first tick (see START_SLICE_MS). */
+  const queued = new Map<string, { job: J; plan: Plan }>();
+  let nextSlice: Cancel | undefined;
+  /** Starts queued jobs for about START_SLICE_MS, then lets the event loop turn before the next slice. */
+  const startSlice = () => {
+    nextSlice = undefined;
+    const began = clock.now();
+    let started = 0;
+    for (const [name, { job, plan }] of queued) {
+      queued.delete(name);
+      runners.set(name, new JobRunner(context, job, plan));
+      logger.debug('test scheduled', { test: name, frequency: job.frequency, ticks: plan.count, missed: plan.missed });
+      if (++started % 16 === 0 && clock.now() - began >= START_SLICE_MS) break;
+    }
+    if (queued.size > 0) nextSlice = clock.soon(startSlice);
+  };
+  /** Closes the jobs still queued: the window ended or the run was aborted before they started. */
+  const dropQueued = () => {
+    nextSlice?.();
+    nextSlice = undefined;
+    for (const { job } of queued.values()) drain(closeJob(job));
+    queued.clear();
+  };
+
+  /** Plans a job from `from`. */
+  const plan = (job: J, from: number, catchUp: boolean): Plan => {
     const periodMs = job.frequency > 0 ? 60_000 / job.frequency : Infinity;
     const inStep = options.phase === false;
     const bounds = { windowStart: window.start, windowEnd: window.end, from, catchUp };
     // With phase off, hosts fire in step: even ticks on phase 0, Poisson ones seeded without the host.
-    const plan = job.shape
+    return job.shape
       ? planShape({
           ...bounds,
           wallOffsetMs: windowOffset,
@@ -147,8 +178,6 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
           key: { host: inStep ? '' : options.hostname, test: job.name },
         })
       : planner({ ...bounds, frequency: job.frequency, phaseMs: inStep ? 0 : phaseFor(options.hostname, job.name, periodMs) });
-    runners.set(job.name, new JobRunner(context, job, plan));
-    logger.debug('test scheduled', { test: job.name, frequency: job.frequency, ticks: plan.count, missed: plan.missed });
   };
 
   let closed = false;
@@ -175,29 +204,49 @@ export function createScheduler<J extends Job>(options: SchedulerOptions<J>): Sc
           logger.info(next ? 'test changed' : 'test removed', { test: name });
         }
       }
+      for (const [name, { job }] of queued) {
+        const next = wanted.get(name);
+        if (!next || next.key !== job.key) {
+          // Planned but not started yet: it never runs.
+          queued.delete(name);
+          drain(closeJob(job));
+          if (next) changed.add(name);
+          logger.info(next ? 'test changed' : 'test removed', { test: name });
+        }
+      }
       // One `from` for every new job: plans made one by one would each start a little later.
       const from = Math.max(clock.now(), window.start);
+      const planned: { job: J; plan: Plan; first: number }[] = [];
       for (const job of jobs) {
-        const running = runners.get(job.name);
+        const running = runners.get(job.name)?.job ?? queued.get(job.name)?.job;
         if (running) {
-          if (running.job !== job && fresh.has(job)) notTaken(job);
+          if (running !== job && fresh.has(job)) notTaken(job);
           continue;
         }
-        start(job, from, catchUp);
+        const p = plan(job, from, catchUp);
+        planned.push({ job, plan: p, first: p.count > 0 ? p.tickAt(0) : Infinity });
         // The first apply is the run's start (its `run started` line counts the tests); after it, a
         // new test is a config change, said like a changed or removed one.
         if (appliedOnce && !changed.has(job.name)) logger.info('test added', { test: job.name, frequency: job.frequency });
       }
       appliedOnce = true;
+      if (planned.length === 0) return;
+      // Earliest first tick first, behind what is still queued from an earlier apply (kept in its order).
+      planned.sort((a, b) => a.first - b.first);
+      for (const { job, plan: p } of planned) queued.set(job.name, { job, plan: p });
+      nextSlice?.();
+      startSlice();
     },
     abort() {
       abortAll.abort();
+      dropQueued();
     },
     async run() {
       const sweeping = new AbortController();
       const sweeper = sweepHung(sweeping.signal);
       await clock.sleepUntil(window.end, abortAll.signal);
       closed = true;
+      dropQueued();
       // Every loop ends by itself after its last tick (all before the window end); then its
       // executions in flight finish or time out.
       for (const runner of runners.values()) drain(runner.finished);
