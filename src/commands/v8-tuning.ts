@@ -12,9 +12,6 @@
  *   up to 16 MB a half under load; at 60,000/min, 82 MB peak RSS became 71 MB at the same CPU (1.28 s).
  * - `--no-memory-reducer-for-small-heaps`: V8 shrinks a small heap with full collections 8 s after
  *   start (two mark-compacts, about 12 ms, in every quiet run); the heap is freed at exit anyway.
- * - `--min-semi-space-size=4`: start-up allocates about 10 MB; a 4 MB young generation from the start
- *   saves three of its four scavenges (cold start, bench/cold-start.mjs, three alternating pairs of
- *   7 runs: 128/124/131 ms against 133/131/135 ms; the same RSS at 60,000/min, 72 MB).
  *
  * - `--max-inlined-bytecode-size-cumulative=460` (half of V8's 920): at 300,000/min for 5 s, TurboFan on
  *   its four background threads took 60 % of the copy's CPU (`perf record`: 430 functions optimized,
@@ -23,7 +20,11 @@
  *   5 s 1.35–1.45 → 1.03–1.07 (`node rig.mjs`, the README's Benchmark section). 230 measured the same;
  *   `--no-opt` 2.0–2.1 s at 300,000/min (the code runs slower); `--interrupt-budget` ×4–×32 1.8–2.1 s.
  *
- * Tried and left out: `--min-semi-space-size=8` (a 1 s run cost more, 0.26 CPU-s against 0.21),
+ * Tried and left out: `--min-semi-space-size=4` (was here until 2026-11-23: set at run time it does not
+ * size the young generation, which V8 sets up before the entry runs — `v8.getHeapSpaceStatistics()`
+ * shows a 1 MB new space at start either way, 4 MB only when the flag is on node's command line; cold
+ * start 128–133 ms with it and 130–136 without, two alternating runs of 9), `--min-semi-space-size=8`
+ * (measured as dearer, 0.26 CPU-s for a 1 s run against 0.21: noise, as it had no effect either),
  * `--max-semi-space-size=4` (no change), `--no-memory-reducer` (read only at start: no effect here),
  * `--single-threaded-gc` (no change).
  */
@@ -33,7 +34,6 @@ export const V8_FLAGS: readonly string[] = [
   '--liftoff-only',
   '--semi-space-growth-factor=1',
   '--no-memory-reducer-for-small-heaps',
-  '--min-semi-space-size=4',
   '--max-inlined-bytecode-size-cumulative=460',
 ];
 
