@@ -3,10 +3,9 @@
  * (for a private CA). The file is read when the config line is parsed, so `canihaz check` reports a
  * missing or wrong file with the field name instead of every execution failing later.
  */
-import { X509Certificate } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import tls, { type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { quoteValue } from '../redact.js';
 import type { Parsed } from './params.js';
 
@@ -48,6 +47,9 @@ export function readCaFile(raw: string): Parsed<CaFile> {
   }
   const blocks = text.match(CERT_BLOCK) ?? [];
   if (blocks.length === 0) return { error: `${quoteValue(path)} holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)` };
+  // node:crypto and node:tls are loaded only by a line that names a CA file: an http test needs
+  // neither, and loading them costs every copy's start-up a few ms.
+  const { X509Certificate } = process.getBuiltinModule('node:crypto');
   for (const [i, block] of blocks.entries()) {
     try {
       new X509Certificate(block);
@@ -69,6 +71,7 @@ const contexts = new Map<string, SecureContext>();
 export function secureContextWithCa(pem: string): SecureContext {
   let context = contexts.get(pem);
   if (!context) {
+    const tls = process.getBuiltinModule('node:tls');
     context = tls.createSecureContext({ ca: [...tls.rootCertificates, pem] });
     contexts.set(pem, context);
   }
