@@ -15,6 +15,11 @@ export interface ExchangeShared {
   readonly expect: readonly StatusRange[];
   /** The probe's executions in flight: deadlines and stops. */
   readonly inflight: InflightList;
+  /**
+   * The pool has its connection back when onComplete returns (our own, http1-pool.ts), so the
+   * execution settles at once; undici's needs an event-loop turn more (see onComplete).
+   */
+  readonly releasesAtOnce?: boolean;
 }
 
 /** Raised to undici to end a request that timed out (undici then destroys its connection). */
@@ -76,6 +81,10 @@ export class HttpExchange extends InflightEntry {
     const result: ProbeResult = inRanges(status, expect) ? { ok: true, latencyMs } : { ok: false, latencyMs, reason: `status_${status}` };
     this.#settled = true;
     this.#shared.inflight.remove(this);
+    if (this.#shared.releasesAtOnce) {
+      this.#resolve(result);
+      return;
+    }
     // With pipelining 1, undici hands a kept-alive socket back to the pool one event-loop turn after
     // the response ends (a setImmediate it schedules just after this call returns). Resolving after
     // that turn keeps this execution's slot until its connection is reusable, so back-to-back

@@ -1,6 +1,7 @@
 /**
- * Connection pools shared by every http test to the same origin (one undici Pool per origin and
- * connect options, reference-counted), each connect drawing on the one connection budget
+ * Connection pools shared by every http test to the same origin (one pool per origin and connect
+ * options, reference-counted: for the http probe's `http:` URLs our own HTTP/1.1 client, http1-pool.ts;
+ * otherwise an undici Pool), each connect drawing on the one connection budget
  * (connection-budget.ts) so a host with `ulimit -n 1024` and a thousand tests stays under it.
  *
  * Target host names are resolved by a HostResolver (src/net/resolve.ts), never by getaddrinfo, whose
@@ -15,6 +16,8 @@ import { fdLimitCode, limitHit } from '../limits.js';
 import { createHostResolver, lookupVia, type HostResolver } from '../net/resolve.js';
 import { secureContextWithCa } from './ca-file.js';
 import { sharedBudget } from './connection-budget.js';
+import { Http1Pool, PoolClosedError } from './http1-pool.js';
+import { connectHttp1 } from './http1-socket.js';
 import { undici } from './load-undici.js';
 
 /** What makes two tests' connections interchangeable. */
@@ -29,9 +32,9 @@ export interface PoolKey {
   ca?: string;
 }
 
-/** One test's hold on a shared pool. */
-export interface PoolLease {
-  readonly pool: Pool;
+/** One test's hold on a shared pool (an undici Pool, or for `leaseHttp1Pool` our own). */
+export interface PoolLease<P extends Pool | Http1Pool = Pool> {
+  readonly pool: P;
   /** Opens one connection ahead for the pool (once per pool), so its first request need not. Never rejects. */
   prepare(): Promise<void>;
   /**
@@ -62,20 +65,15 @@ function releaseSharedResolver(resolver: HostResolver): void {
   resolver.cancel();
 }
 
-/** Raised to undici for connects a destroyed pool will never need. */
-class PoolClosedError extends Error {
-  readonly code = 'CANIHAZ_POOL_CLOSED';
-  constructor() {
-    super('connection pool closed');
-  }
-}
-
 /** One origin's pool, the sockets it is still connecting, and the tests holding it. */
 class SharedPool {
   readonly key: string;
-  readonly pool: Pool;
+  readonly pool: Pool | Http1Pool;
   refs = 0;
-  readonly #connector: buildConnector.connector;
+  /** undici's connector; none for an Http1Pool, whose sockets connectHttp1 (http1-socket.ts) opens. */
+  readonly #connector: buildConnector.connector | undefined;
+  readonly #connectTimeoutMs: number;
+  readonly #lookup: ReturnType<typeof lookupVia>;
   readonly #connecting = new Set<Socket>();
   /** Connects waiting for a budget slot, each with the way to fail it. */
   readonly #waiting = new Map<() => void, ConnectCallback>();
@@ -87,16 +85,34 @@ class SharedPool {
   /** The shared resolver this pool holds (undefined when its lease brought its own). */
   readonly #heldResolver: HostResolver | undefined;
 
-  constructor(key: string, options: PoolKey) {
+  constructor(key: string, options: PoolKey, http1: boolean) {
     this.key = key;
     this.#origin = new URL(options.origin);
     this.#heldResolver = options.resolver ? undefined : holdSharedResolver();
     const resolver = options.resolver ?? this.#heldResolver!;
     // net.connect and tls.connect ask `lookup` for the address of a host name (IP literals skip it),
     // and keep using the name for SNI and the certificate check; the Host header comes from the origin.
+    this.#connectTimeoutMs = options.connectTimeoutMs;
+    this.#lookup = lookupVia(resolver);
+    const max = Number.isFinite(sharedBudget().max) ? sharedBudget().max : Infinity;
+    const connect = (opts: ConnectOptions, callback: ConnectCallback) => {
+      const spare = this.#spare;
+      this.#spare = undefined;
+      // undici expects the callback after connect() returns, as a real connect would call it.
+      if (spare && !spare.destroyed && spare.readyState === 'open') process.nextTick(() => callback(null, spare));
+      else {
+        spare?.destroy();
+        this.#open(opts, callback);
+      }
+    };
+    if (http1) {
+      this.#connector = undefined;
+      this.pool = new Http1Pool({ maxConnections: max, connect: (callback) => connect(this.#connectOptions(), callback) });
+      return;
+    }
     this.#connector = undici().buildConnector({
       timeout: options.connectTimeoutMs,
-      lookup: lookupVia(resolver),
+      lookup: this.#lookup,
       // One TLS context per CA text, shared by every connection (tls.connect would build one per connect from `ca`).
       ...(options.ca === undefined ? {} : { secureContext: secureContextWithCa(options.ca) }),
     });
@@ -104,19 +120,18 @@ class SharedPool {
     this.pool = new (undici().Pool)(options.origin, {
       // Never more connections than the whole budget: beyond it requests queue in the pool for the
       // next free connection instead of each waiting on a connect of its own.
-      connections: Number.isFinite(sharedBudget().max) ? sharedBudget().max : null,
+      connections: Number.isFinite(max) ? max : null,
       pipelining: 1,
-      connect: (opts, callback) => {
-        const spare = this.#spare;
-        this.#spare = undefined;
-        // undici expects the callback after connect() returns, as a real connect would call it.
-        if (spare && !spare.destroyed && spare.readyState === 'open') process.nextTick(() => callback(null, spare));
-        else {
-          spare?.destroy();
-          this.#open(opts, callback);
-        }
-      },
+      connect,
     });
+  }
+
+  /** The origin's address as a connect wants it. */
+  #connectOptions(): ConnectOptions {
+    const url = this.#origin;
+    const https = url.protocol === 'https:';
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    return { hostname, host: url.host, protocol: url.protocol, port: url.port || (https ? '443' : '80') };
   }
 
   /** Connects within the budget, counting the socket until it closes. */
@@ -152,13 +167,16 @@ class SharedPool {
     }
     let socket: Socket;
     try {
-      // undici's connector returns the socket it is connecting, though its type says void.
-      socket = (this.#connector as unknown as (o: ConnectOptions, cb: ConnectCallback) => Socket)(opts, (...args) => {
+      const connected: ConnectCallback = (...args) => {
         this.#connecting.delete(socket);
         const code = fdLimitCode(args[0]);
         if (code) limitHit(code, { where: 'http connect' });
         callback(...args);
-      });
+      };
+      // undici's connector returns the socket it is connecting, though its type says void.
+      socket = this.#connector
+        ? (this.#connector as unknown as (o: ConnectOptions, cb: ConnectCallback) => Socket)(opts, connected)
+        : connectHttp1({ host: opts.hostname, port: Number(opts.port), timeoutMs: this.#connectTimeoutMs, lookup: this.#lookup }, connected as Parameters<typeof connectHttp1>[1]);
     } catch (err) {
       give();
       const code = fdLimitCode(err);
@@ -175,10 +193,7 @@ class SharedPool {
       // A spare is a nicety: never wait for a budget slot for one.
       const b = sharedBudget();
       if (this.#destroyed || b.open >= b.max) return resolve();
-      const url = this.#origin;
-      const https = url.protocol === 'https:';
-      const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-      this.#open({ hostname, host: url.host, protocol: url.protocol, port: url.port || (https ? '443' : '80') }, (err, socket) => {
+      this.#open(this.#connectOptions(), (err, socket) => {
         if (!err && socket) {
           // Errors on an idle spare (the server closed it) just mean the pool opens a fresh one.
           socket.on('error', () => {});
@@ -217,9 +232,19 @@ const pools = new Map<string, SharedPool>();
 const resolverIds = new WeakMap<HostResolver, number>();
 let resolversSeen = 0;
 
-/** Takes a hold on the pool for `key`, creating it on first use. */
+/** Takes a hold on the undici pool for `key` (scenario modules' `ctx.http`, https), creating it on first use. */
 export function leasePool(key: PoolKey): PoolLease {
-  let id = `${key.origin} connect=${key.connectTimeoutMs}`;
+  return lease(key, false) as PoolLease;
+}
+
+/** Takes a hold on the Http1Pool (http1-pool.ts) for `key`, an `http:` origin, creating it on first use. */
+export function leaseHttp1Pool(key: PoolKey): PoolLease<Http1Pool> {
+  if (!key.origin.startsWith('http:')) throw new TypeError(`Expected an http: origin, got ${key.origin}`);
+  return lease(key, true) as PoolLease<Http1Pool>;
+}
+
+function lease(key: PoolKey, http1: boolean): PoolLease<Pool | Http1Pool> {
+  let id = `${key.origin} connect=${key.connectTimeoutMs}${http1 ? ' http1' : ''}`;
   if (key.ca !== undefined) id += ` ca=${createHash('sha256').update(key.ca).digest('hex').slice(0, 32)}`;
   if (key.resolver) {
     if (!resolverIds.has(key.resolver)) resolverIds.set(key.resolver, ++resolversSeen);
@@ -227,7 +252,7 @@ export function leasePool(key: PoolKey): PoolLease {
   }
   let shared = pools.get(id);
   if (!shared) {
-    shared = new SharedPool(id, key);
+    shared = new SharedPool(id, key, http1);
     pools.set(id, shared);
   }
   shared.refs++;

@@ -1,16 +1,18 @@
 /**
  * The `http` probe type: one request per execution (https too), on connections shared by every test
- * to the same origin (see http-pools.ts). Its fields are in http-params.ts, its warm-up in
- * http-warm-up.ts.
+ * to the same origin (see http-pools.ts): `http:` URLs on our own HTTP/1.1 client (http1-pool.ts),
+ * `https:` ones on undici. Its fields are in http-params.ts, undici's warm-up (https) in http-warm-up.ts.
  */
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import type { Clock } from '../clock.js';
 import type { ProbeResult } from '../events.js';
 import type { HostResolver } from '../net/resolve.js';
 import { DEFAULT_HTTP_CONCURRENCY, parseHttpParams, type HttpProbeOptions } from './http-params.js';
 import { HttpExchange, type ExchangeShared } from './http-exchange.js';
-import { leasePool, type PoolLease } from './http-pools.js';
-import { warmUpHttp } from './http-warm-up.js';
+import { leaseHttp1Pool, leasePool, type PoolLease } from './http-pools.js';
+import type { Http1Pool } from './http1-pool.js';
+import { buildHttp1Request } from './http1-request.js';
+import { warmUpUndici } from './http-warm-up.js';
 import { InflightList } from './inflight-list.js';
 import type { Probe, ProbeContext, ProbeType } from './probe.js';
 
@@ -24,28 +26,41 @@ const ABORTED: ProbeResult = Object.freeze({ ok: false, latencyMs: 0, reason: 'a
  */
 class HttpProbe implements Probe {
   readonly #timeoutMs: number;
-  readonly #lease: PoolLease;
+  readonly #lease: PoolLease<Pool | Http1Pool>;
   readonly #clock: Clock;
   readonly #shared: ExchangeShared;
-  /** The request, built once: undici reads it and never changes it. */
-  readonly #request: Dispatcher.DispatchOptions;
+  /** Sends an execution's request, built once (the bytes for http:, undici's options for https:). */
+  readonly #dispatch: (exchange: HttpExchange) => void;
+  readonly #https: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(options: HttpProbeOptions, clock: Clock, resolver: HostResolver | undefined) {
     this.#clock = clock;
     this.#timeoutMs = options.timeoutMs;
     const url = new URL(options.url);
-    this.#lease = leasePool({ origin: url.origin, connectTimeoutMs: options.timeoutMs, ...(resolver ? { resolver } : {}), ...(options.ca ? { ca: options.ca.pem } : {}) });
-    this.#shared = { clock, expect: options.expect, inflight: new InflightList(clock) };
+    this.#https = url.protocol === 'https:';
+    const key = { origin: url.origin, connectTimeoutMs: options.timeoutMs, ...(resolver ? { resolver } : {}), ...(options.ca ? { ca: options.ca.pem } : {}) };
+    this.#shared = { clock, expect: options.expect, inflight: new InflightList(clock), releasesAtOnce: !this.#https };
+    const body = options.body === undefined ? undefined : Buffer.from(options.body);
+    if (!this.#https) {
+      const lease = leaseHttp1Pool(key);
+      const request = buildHttp1Request(url, options.method, options.headers, body);
+      this.#lease = lease;
+      this.#dispatch = (exchange) => lease.pool.dispatch(request, exchange);
+      return;
+    }
+    const lease = leasePool(key);
     // Per-request headersTimeout/bodyTimeout (the test's own timeout) override undici's 300 s defaults.
-    this.#request = Object.freeze({
+    const request: Dispatcher.DispatchOptions = Object.freeze({
       path: url.pathname + url.search,
       method: options.method,
       headers: options.headers.flat(),
-      body: options.body === undefined ? null : Buffer.from(options.body),
+      body: body ?? null,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
+    this.#lease = lease;
+    this.#dispatch = (exchange) => lease.pool.dispatch(request, exchange);
   }
 
   /**
@@ -53,7 +68,9 @@ class HttpProbe implements Probe {
    * first tick does not also pay for the handshake and lands on time. Sends no request; never rejects.
    */
   prepare(): Promise<void> {
-    return this.#closing ? Promise.resolve() : this.#lease.prepare();
+    if (this.#closing) return Promise.resolve();
+    // https: undici's parser compiled (once per process) while the connection opens.
+    return this.#https ? Promise.all([warmUpUndici(), this.#lease.prepare()]).then(() => undefined) : this.#lease.prepare();
   }
 
   /**
@@ -67,7 +84,7 @@ class HttpProbe implements Probe {
       const exchange = new HttpExchange(this.#shared, started, signal, this.#timeoutMs, resolve);
       this.#shared.inflight.add(exchange);
       // A pool already destroyed (the probe closed) calls onError at once: `other`.
-      this.#lease.pool.dispatch(this.#request, exchange);
+      this.#dispatch(exchange);
     });
   }
 
@@ -97,5 +114,5 @@ export const httpProbeType: ProbeType<HttpProbeOptions> = {
   defaultConcurrency: DEFAULT_HTTP_CONCURRENCY,
   parse: parseHttpParams,
   create: (options, context) => createHttpProbe(options, context),
-  prepare: (context) => warmUpHttp((options) => createHttpProbe(options, context)),
+  // No type-wide warm-up: an https probe warms undici in its own prepare(), http: needs none.
 };

@@ -6,8 +6,7 @@
  */
 import { z } from 'zod';
 import type { ParamSpec, ScenarioFunction, SetupFunction, TeardownFunction } from '../../../types/scenario.js';
-import { createHttpProbe } from '../http.js';
-import { warmUpHttp } from '../http-warm-up.js';
+import { warmUpUndici } from '../http-warm-up.js';
 import { COMMON_KEYS, field, paramsParser, timeoutField } from '../params.js';
 import type { ProbeType } from '../probe.js';
 import type { ScenarioModule, ScenarioOptions } from './scenario-module.js';
@@ -43,9 +42,9 @@ export function scenarioProbeType(name: string, file: string, namespace: Record<
     defaultConcurrency: DEFAULT_SCENARIO_CONCURRENCY,
     parse,
     create: (options, context) => createScenarioProbe(module, options, context),
-    // ctx.http is undici as the http probe's is: the same one-time warm-up (its parser compiled
+    // ctx.http is undici (as the http probe's https is): its one-time warm-up (its parser compiled
     // against a throwaway local server) keeps the first ticks on time.
-    prepare: (context) => warmUpHttp((options) => createHttpProbe(options, context)),
+    prepare: () => warmUpUndici(),
   };
   return { ok: true, type };
 }
