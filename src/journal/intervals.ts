@@ -28,8 +28,11 @@ interface Held {
 export interface JournalIntervals {
   /** Files one event; a plan counts as requested ticks. */
   add(event: MetricEvent): void;
-  /** The records of the intervals changed since last taken, starting before `beforeWallMs` (all when omitted), oldest first. */
-  takeDirty(beforeWallMs?: number): IntervalRecord[];
+  /**
+   * The records of the intervals changed since last taken, starting before `beforeWallMs` (all when
+   * omitted), at most `limit` of them (the rest stay for the next call), oldest first within the call.
+   */
+  takeDirty(beforeWallMs?: number, limit?: number): IntervalRecord[];
   /** Events dropped because their interval had already been forgotten. */
   readonly lateDiscarded: number;
 }
@@ -89,12 +92,13 @@ export function createJournalIntervals(run: string, intervalMs = JOURNAL_INTERVA
       }
       for (const s of event.samples ?? []) addSample(h, s.name, s.kind, s.value);
     },
-    takeDirty(beforeWallMs = Infinity) {
+    takeDirty(beforeWallMs = Infinity, limit = Infinity) {
       const out: IntervalRecord[] = [];
       const forgetBefore = newest - retainMs;
       for (const [test, byStart] of held) {
+        if (out.length >= limit) break;
         for (const [start, h] of byStart) {
-          if (h.dirty && start < beforeWallMs) {
+          if (h.dirty && start < beforeWallMs && out.length < limit) {
             out.push(toRecord(run, test, start, h));
             h.dirty = false;
             h.written = true;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { LATENCY_BUCKET_NAMES, type MetricEvent } from '../../src/events.js';
-import { createJournalSink, type JournalSinkOptions } from '../../src/journal/journal-sink.js';
+import { createJournalSink, FLUSH_SLICE_RECORDS, type JournalSinkOptions } from '../../src/journal/journal-sink.js';
 import { readJournal } from '../../src/journal/reader.js';
 import { decodeRecord, journalDay, type IntervalRecord } from '../../src/journal/records.js';
 import { createIntervalAggregator } from '../../src/metrics/intervals.js';
@@ -54,6 +54,25 @@ const exec = (tickWallMs: number, latencyMs: number, ok = true, reason?: string,
 });
 
 describe('journal sink', () => {
+  it('writes a boundary of many tests a slice per event-loop turn, every record once, and what is left at stop', async () => {
+    const { clock, sink, lines } = setup();
+    await sink.start();
+    const tests = 2 * FLUSH_SLICE_RECORDS + 50;
+    for (let i = 0; i < tests; i++) sink.record({ ...exec(START + 1_000, 2), test: `t${i}` });
+    await clock.advance(10_000);
+    const intervals = () => lines().filter((r) => r.kind === 'interval').map((r) => r.test);
+    // The boundary's wake wrote one slice; the loop turns before the next.
+    expect(intervals()).toHaveLength(FLUSH_SLICE_RECORDS);
+    for (let turns = 0; turns < 5 && intervals().length < tests; turns++) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(new Set(intervals()).size).toBe(tests);
+    expect(intervals()).toHaveLength(tests);
+    // A boundary still being written when the run stops: stop writes the rest at once.
+    for (let i = 0; i < tests; i++) sink.record({ ...exec(START + 11_000, 2), test: `t${i}` });
+    await clock.advance(10_000);
+    await sink.stop(clock.now() + 250);
+    expect(intervals()).toHaveLength(2 * tests);
+  });
+
   it('writes the run record at start, each ended interval at its boundary, a superseding one after a late completion, and the books at stop', async () => {
     const { clock, sink, lines, end, stateDir } = setup();
     await sink.start();
