@@ -149,7 +149,7 @@ export async function costBench({ node = process.execPath, cli = CLI, quick = fa
     try {
       writeFileSync(series.config, `${line('window', 600)}\n`);
       const peaks = [];
-      for (let i = 0; i < windows; i++) peaks.push((await runOnce(node, cli, series, 2)).peakRssMb);
+      for (let i = 0; i < windows; i++) peaks.push((await runOnce(node, cli, series, 1)).peakRssMb);
       const k = Math.min(3, Math.floor(windows / 2));
       const first = median(peaks.slice(0, k));
       const last = median(peaks.slice(-k));
