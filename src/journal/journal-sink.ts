@@ -53,7 +53,7 @@ export interface JournalSink extends MetricSink {
  * (percentiles, JSON), so 2,000 tests' flush held the loop ~30 ms in one piece and every tick due
  * meanwhile was late (the bench's 2,000-test case).
  */
-export const FLUSH_SLICE_RECORDS = 200;
+export const FLUSH_SLICE_RECORDS = 50;
 
 /** Creates the journal sink of one run. */
 export function createJournalSink(options: JournalSinkOptions): JournalSink {

@@ -70,9 +70,10 @@ export interface IntervalAggregator {
   addAgent(counter: AgentCounter, wallMs: number): void;
   /**
    * Returns the test intervals changed since they were last taken whose start is before
-   * `beforeWallMs` (all of them when omitted), oldest first, and marks them clean.
+   * `beforeWallMs` (all of them when omitted), at most `limit` of them (the rest stay for the next
+   * call), oldest first within the call, and marks them clean.
    */
-  takeDirty(beforeWallMs?: number): IntervalSnapshot[];
+  takeDirty(beforeWallMs?: number, limit?: number): IntervalSnapshot[];
   /** Same as `takeDirty`, for agent-level counters. */
   takeDirtyAgent(beforeWallMs?: number): AgentIntervalSnapshot[];
   /** Intervals held right now (test and agent). */
@@ -141,8 +142,8 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
       const s = agent.touch(counter.name, startOf(wallMs));
       if (s) s.value += counter.value;
     },
-    takeDirty(beforeWallMs = Infinity) {
-      return tests.take(beforeWallMs, forgetBefore(), (test, startWallMs, s): IntervalSnapshot => {
+    takeDirty(beforeWallMs = Infinity, limit = Infinity) {
+      return tests.take(beforeWallMs, forgetBefore(), limit, (test, startWallMs, s): IntervalSnapshot => {
         const count = s.counts.ok + s.counts.failed;
         const samples = [...s.samples].map(([name, held]): IntervalSample =>
           held.kind === 'timing' ? { name, kind: 'timing', summary: summarise(held.values) } : { name, kind: held.kind, value: held.value },
@@ -159,7 +160,7 @@ export function createIntervalAggregator(options: IntervalAggregatorOptions = {}
       });
     },
     takeDirtyAgent(beforeWallMs = Infinity) {
-      return agent.take(beforeWallMs, forgetBefore(), (name, startWallMs, s) => ({ name, startWallMs, value: s.value }));
+      return agent.take(beforeWallMs, forgetBefore(), Infinity, (name, startWallMs, s) => ({ name, startWallMs, value: s.value }));
     },
     get size() {
       return tests.size + agent.size;
@@ -222,10 +223,14 @@ class IntervalTable<S> {
     return slot.state;
   }
 
-  /** Snapshots and cleans dirty slots starting before `before`, then forgets clean taken slots starting before `forgetBefore`. */
+  /**
+   * Snapshots and cleans up to `limit` dirty slots starting before `before`, then forgets clean taken
+   * slots starting before `forgetBefore`.
+   */
   take<T extends { startWallMs: number }>(
     before: number,
     forgetBefore: number,
+    limit: number,
     snapshot: (name: string, start: number, state: S) => T,
   ): T[] {
     const out: T[] = [];
@@ -233,7 +238,7 @@ class IntervalTable<S> {
     this.#last = undefined;
     for (const [name, slots] of this.#byName) {
       for (const [start, slot] of slots) {
-        if (slot.dirty && start < before) {
+        if (slot.dirty && start < before && out.length < limit) {
           out.push(snapshot(name, start, slot.state));
           slot.dirty = false;
           slot.taken = true;

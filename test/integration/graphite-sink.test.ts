@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/log.js';
 import { capturingLogger } from '../support/capturing-logger.js';
-import { createGraphiteSink, type GraphiteSink, type GraphiteSinkOptions } from '../../src/metrics/graphite.js';
+import { createGraphiteSink, ENQUEUE_SLICE_TESTS, type GraphiteSink, type GraphiteSinkOptions } from '../../src/metrics/graphite.js';
 import { LATENCY_BUCKET_NAMES, type MetricEvent } from '../../src/events.js';
 import { driveToDeadline, driveUntil, FakeClock, settleOn, watch, type DeadlineOutcome } from '../support/fake-clock.js';
 import { freePort, startGraphite, waitUntil, type GraphiteListener } from '../support/listeners.js';
@@ -114,6 +114,24 @@ describe('graphite sink', () => {
     expect(listener.points.slice(LINES + 1).map((p) => p.path.split('.')[2])).toEqual(Array(LINES).fill('marker'));
     expect(listener.points.length).toBe(2 * LINES + 1);
     expect(listener.connections).toBe(1);
+  });
+
+  it('queues a boundary of many tests a slice per event-loop turn, and every line of every test arrives once', async () => {
+    const listener = await listen();
+    const sink = sinkTo(listener.port);
+    await sink.start();
+    await clock.advance(37);
+    const tests = 2 * ENQUEUE_SLICE_TESTS + 30;
+    const at = clock.wallNow();
+    for (let i = 0; i < tests; i++) sink.record(ok(at, 1, `t${i}`));
+    const intervalEnd = Math.floor(at / INTERVAL_MS) * INTERVAL_MS + INTERVAL_MS;
+    await clock.jump(intervalEnd - clock.wallNow());
+    // The boundary's timer queued one slice; the rest follow on later turns.
+    expect(sink.queuedLines).toBeLessThanOrEqual(ENQUEUE_SLICE_TESTS * LINES);
+    await listener.waitFor(() => listener.points.length >= tests * LINES);
+    const counts = listener.points.filter((p) => p.path.endsWith('.count'));
+    expect(counts).toHaveLength(tests);
+    expect(new Set(counts.map((p) => p.path)).size).toBe(tests);
   });
 
   it('sends the current interval only once it has ended', async () => {
