@@ -124,7 +124,8 @@ export async function runCommand(options: RunOptions): Promise<ExitCode> {
       import('../journal/journal-sink.js'),
     ]);
     const router = createSinkRouter(routerOptions);
-    const summary = createSummarySink({ logger });
+    // Summary lines in the config's order (tests removed during the run after them).
+    const summary = createSummarySink({ logger, order: () => applied.map((s) => s.name) });
     // Watch for a stop from here on, before set-up: a stop during set-up must not let ticks start.
     let scheduler: Scheduler<TestJob> | undefined;
     const stopWatch = watchStopFile({ path: settings.stopFile, clock, onStop: () => stop.abort('stop file') });

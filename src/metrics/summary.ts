@@ -60,8 +60,12 @@ export function createSummaryBooks(): SummaryBooks {
   };
 }
 
-/** The summary sink: `stop` writes one `summary` line per test, fields in TEST_COUNTS order, then `p50_ms` and `p99_ms`. */
-export function createSummarySink(options: { logger: Logger }): MetricSink {
+/**
+ * The summary sink: `stop` writes one `summary` line per test, fields in TEST_COUNTS order, then
+ * `p50_ms` and `p99_ms`; tests in the order `order()` gives (the config's), any other after them in
+ * the order they first appeared (the scheduler starts tests in the order of their first tick).
+ */
+export function createSummarySink(options: { logger: Logger; order?: () => readonly string[] }): MetricSink {
   const books = createSummaryBooks();
   let stopped = false;
   return {
@@ -74,7 +78,10 @@ export function createSummarySink(options: { logger: Logger }): MetricSink {
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const { name, p50, p99, ...counts } of books.summaries()) {
+      const rank = new Map((options.order?.() ?? []).map((name, i) => [name, i]));
+      const ranked = books.summaries().map((s, seen) => ({ s, key: rank.get(s.name) ?? rank.size + seen }));
+      ranked.sort((a, b) => a.key - b.key);
+      for (const { s: { name, p50, p99, ...counts } } of ranked) {
         const fields = Object.fromEntries(TEST_COUNTS.map((k) => [k, counts[k]]));
         options.logger.notice('summary', { test: name, ...fields, p50_ms: round2(p50), p99_ms: round2(p99) });
       }

@@ -32,6 +32,14 @@ describe('summary books', () => {
 });
 
 describe('the summary sink', () => {
+  it('orders its lines as `order` gives (the config), tests it does not name after them in first-seen order', async () => {
+    const lines: string[] = [];
+    const sink = createSummarySink({ logger: createLogger({ write: (l) => lines.push(l), wallNow: () => T }), order: () => ['c', 'a', 'b'] });
+    for (const test of ['removed', 'b', 'a', 'gone', 'c']) sink.record({ kind: 'planned', test, tickWallMs: T, ticks: 1 });
+    await sink.stop(0);
+    expect(lines.map((l) => /test=(\S+)/.exec(l)?.[1])).toEqual(['c', 'a', 'b', 'removed', 'gone']);
+  });
+
   it('writes one notice line per test at stop, in first-seen order, fields as before', async () => {
     const lines: string[] = [];
     const sink = createSummarySink({ logger: createLogger({ write: (l) => lines.push(l), wallNow: () => T }) });
