@@ -3,7 +3,8 @@
 // loopback target (a separate Node process, keep-alive), metrics sent to a local UDP StatsD socket.
 //
 //   quiet minute     one test at 60/min: CPU seconds and peak RSS of a minute. By default measured
-//                    as a 1 s run (start-up and exit; median of 3) and a 20 s run, scaled: start-up +
+//                    as a 1 s run (start-up and exit; median of 3) and the steady part of a 20 s run
+//                    (its threads' schedstat from 2 s in, ns), scaled: start-up +
 //                    60 × the steady cost per second; `--full`: one whole 60 s run. Target ≤ 0.3 CPU-s.
 //   10 tests         ten tests at 60/min each, the same way.
 //   60,000/min       one test: peak RSS (target ≤ 80 MB) and CPU of a 10 s run.
@@ -17,7 +18,7 @@
 // when it reaps one: all of the agent's threads); peak RSS is the agent's VmHWM read every 50 ms.
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +52,22 @@ function createHome() {
   };
 }
 
-/** Runs `canihaz run --lifetime L` to its end: exit code, exact CPU seconds, peak RSS (MB), wall ms. */
+/** Nanoseconds on CPU of every thread of `pid` so far (/proc/PID/task/TID/schedstat), or undefined once it is gone. */
+function threadsCpuNs(pid) {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    return ns;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `canihaz run --lifetime L` to its end: exit code, exact CPU seconds (in 10 ms ticks), peak RSS
+ * (MB), wall ms, and the steady CPU per second between 2 s after the spawn and the last sample before
+ * the end (the threads' schedstat, in ns: the tick count alone is too coarse for a slope of a few ms/s).
+ */
 async function runOnce(node, cli, home, lifetime) {
   const before = childrenCpuSeconds();
   const started = performance.now();
@@ -59,7 +75,17 @@ async function runOnce(node, cli, home, lifetime) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let peakKb = 0;
+  let first; // [ms since spawn, ns] of the first sample at least 2 s in
+  let last;
   const sample = () => {
+    const at = performance.now() - started;
+    if (at >= 2_000 && at <= lifetime * 1000 - 250) {
+      const ns = threadsCpuNs(child.pid);
+      if (ns !== undefined) {
+        first ??= [at, ns];
+        last = [at, ns];
+      }
+    }
     try {
       const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
@@ -72,7 +98,8 @@ async function runOnce(node, cli, home, lifetime) {
   clearInterval(sampler);
   await new Promise((resolve) => (child.stderr.readableEnded ? resolve() : child.stderr.once('end', resolve)));
   if (code !== 0) throw new Error(`canihaz run --lifetime ${lifetime} exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return { cpuSeconds: childrenCpuSeconds() - before, peakRssMb: peakKb / 1024, wallMs: performance.now() - started };
+  const steadyPerSecond = first && last && last[0] - first[0] >= 1_000 ? (last[1] - first[1]) / 1e9 / ((last[0] - first[0]) / 1000) : undefined;
+  return { cpuSeconds: childrenCpuSeconds() - before, peakRssMb: peakKb / 1024, wallMs: performance.now() - started, steadyPerSecond };
 }
 
 /**
@@ -92,14 +119,15 @@ async function minuteOf(node, cli, lines, { full, seconds }) {
     for (let i = 0; i < 3; i++) short.push(await runOnce(node, cli, home, 1));
     const start1 = median(short.map((r) => r.cpuSeconds));
     const long = await runOnce(node, cli, home, seconds);
-    const perSecond = Math.max(0, (long.cpuSeconds - start1) / (seconds - 1));
+    // The slope from the long run's own samples; from the two runs' tick counts only without them.
+    const perSecond = long.steadyPerSecond ?? Math.max(0, (long.cpuSeconds - start1) / (seconds - 1));
     const startUp = Math.max(0, start1 - perSecond);
     return {
       cpuSeconds: startUp + 60 * perSecond,
       peakRssMb: Math.max(long.peakRssMb, ...short.map((r) => r.peakRssMb)),
       startUp,
       perSecond,
-      how: `start-up ${fmt(startUp)} s + 60 × ${fmt(perSecond * 1000, 1)} ms/s, from 1 s and ${seconds} s runs`,
+      how: `start-up ${fmt(startUp)} s + 60 × ${fmt(perSecond * 1000, 1)} ms/s, from 1 s runs and the steady part of a ${seconds} s run`,
     };
   } finally {
     rmSync(home.dir, { recursive: true, force: true });
