@@ -3,7 +3,7 @@
 // loopback target (a separate Node process, keep-alive), metrics sent to a local UDP StatsD socket.
 //
 //   quiet minute     one test at 60/min: CPU seconds and peak RSS of a minute. By default measured
-//                    as a 1 s run (start-up and exit; median of 3) and the steady part of a 20 s run
+//                    as a 1 s run (start-up and exit; median of 3) and the steady part of a 15 s run
 //                    (its threads' schedstat from 2 s in, ns), scaled: start-up +
 //                    60 × the steady cost per second; `--full`: one whole 60 s run. Target ≤ 0.3 CPU-s.
 //   10 tests         ten tests at 60/min each, the same way.
@@ -145,7 +145,7 @@ export async function costBench({ node = process.execPath, cli = CLI, quick = fa
   await new Promise((resolve) => statsd.bind(0, '127.0.0.1', resolve));
   const sink = `statsd://127.0.0.1:${statsd.address().port}`;
   const line = (name, perMinute) => `${name}|http|${perMinute}|${sink}|url=${target.url}/${name}`;
-  const seconds = quick ? 10 : 20;
+  const seconds = quick ? 10 : 15;
   const out = {};
   try {
     const quiet = await minuteOf(node, cli, [line('quiet', 60)], { full, seconds });
